@@ -1,0 +1,1 @@
+"""The gRPC server: servicers, the error interceptor, and the process that hosts them."""

@@ -1,0 +1,133 @@
+"""Builds and runs the gRPC server: `create_server()` for tests, `serve()` for the CLI."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from trackway.config import ServerConfig
+from trackway.server import tracking_servicer
+from trackway.server.errors import ErrorInterceptor
+from trackway.store.tracking_store import SqlTrackingStore
+from trackway.tracking import limits
+from trackway.tracking.service import TrackingService
+
+log = logging.getLogger(__name__)
+
+SWEEP_SECONDS = 600
+
+
+def _options(config: ServerConfig) -> list[tuple[str, int]]:
+    size = config.max_message_mb * 1024 * 1024
+    return [
+        ("grpc.max_receive_message_length", size),
+        ("grpc.max_send_message_length", size),
+        # Long-lived training jobs sit idle behind NATs and load balancers: ping them,
+        # and let them ping us every 10 s without being told off.
+        ("grpc.keepalive_time_ms", config.keepalive_seconds * 1000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 2),
+        ("grpc.so_reuseport", 1 if config.workers > 1 else 0),
+    ]
+
+
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+@dataclass
+class RunningServer:
+    """A started server and what it owns; `stop()` shuts it down in order."""
+
+    server: grpc.Server
+    port: int
+    store: SqlTrackingStore
+    health: health.HealthServicer
+    service_names: list[str]
+    _stopped: threading.Event = field(default_factory=threading.Event)
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """NOT_SERVING first, then drain in-flight RPCs, then commit queued writes."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        self.store.close()
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+
+def create_server(config: ServerConfig) -> RunningServer:
+    store = SqlTrackingStore.open(
+        config.backend_store_uri,
+        artifact_root=config.artifacts_destination,
+        sqlite_synchronous=config.sqlite_synchronous,
+    )
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="trackway-rpc"),
+        interceptors=[ErrorInterceptor()],
+        options=_options(config),
+    )
+    tracking_name = tracking_servicer.register(server, TrackingService(store))
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [tracking_name, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    try:
+        port = server.add_insecure_port(_address(config.host, config.grpc_port))
+    except RuntimeError as exc:
+        store.close()
+        raise OSError(f"cannot listen on {_address(config.host, config.grpc_port)}: {exc}") from exc
+    server.start()
+    for name in ("", tracking_name):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    running = RunningServer(server, port, store, health_servicer, names)
+    threading.Thread(target=_sweep_forever, args=(running,), daemon=True).start()
+    return running
+
+
+def _sweep_forever(running: RunningServer) -> None:
+    while not running._stopped.wait(SWEEP_SECONDS):
+        try:
+            running.store.sweep(limits.IDEMPOTENCY_WINDOW_MS, limits.WRITER_STATE_TTL_MS)
+        except Exception:
+            log.exception("sweep of expired request ids failed")
+
+
+def serve(config: ServerConfig) -> int:
+    """Runs until SIGTERM or SIGINT, then shuts down gracefully; returns the exit code."""
+    running = create_server(config)
+    log.info(
+        "serving gRPC on %s (store %s, artifacts %s)",
+        _address(config.host, running.port),
+        running.store.engine.url.render_as_string(hide_password=True),
+        config.artifacts_destination,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info(
+            "received %s; draining for up to %.0f s",
+            signal.Signals(signum).name,
+            config.grace_seconds,
+        )
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
+    running.stop(config.grace_seconds)
+    log.info("stopped")
+    return 0

@@ -1,0 +1,73 @@
+"""The few statements whose SQL differs between the supported databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from itertools import repeat
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+
+def _insert(conn: Connection, table: Table) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"database {conn.dialect.name!r} is not supported")
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Inserts rows, skipping those whose key already exists."""
+    if rows:
+        conn.execute(_insert(conn, table).on_conflict_do_nothing(), list(rows))
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+    updates: Sequence[str],
+) -> None:
+    """Inserts rows, overwriting `updates` columns of rows whose `keys` already exist."""
+    if not rows:
+        return
+    stmt = _insert(conn, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in updates}
+    )
+    conn.execute(stmt, list(rows))
+
+
+def insert_points(
+    conn: Connection,
+    series_id: int,
+    steps: Iterable[int],
+    timestamps: Iterable[int],
+    values: Iterable[float],
+) -> None:
+    """Appends metric points in bulk, straight through the driver.
+
+    This is the hottest loop of the server: rows are zipped lazily in C and handed to
+    the driver's executemany (SQLite) or COPY (PostgreSQL) without per-row Python
+    objects beyond the tuple. PostgreSQL keeps NaN as a value, so it is turned into
+    NULL here to match SQLite, which does that by itself.
+    """
+    dbapi: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        cur = dbapi.cursor()
+        cur.executemany(
+            "INSERT INTO metrics (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)",
+            zip(repeat(series_id), steps, timestamps, values),
+        )
+        cur.close()
+        return
+    with (
+        dbapi.cursor() as cur,
+        cur.copy("COPY metrics (series_id, step, timestamp, value) FROM STDIN") as copy,
+    ):
+        for step, ts, value in zip(steps, timestamps, values, strict=True):
+            copy.write_row((series_id, step, ts, None if value != value else value))

@@ -1,0 +1,78 @@
+"""Engines for the supported databases, with the settings that make them safe to share.
+
+SQLite: WAL so readers never block the writer; `busy_timeout` as a backstop; and
+pysqlite's own transaction handling switched off so that SQLAlchemy emits BEGIN itself.
+The writer's connections begin with BEGIN IMMEDIATE: a deferred transaction that reads
+and then writes gets SQLITE_BUSY at once, without consulting the busy handler.
+PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+
+from trackway.errors import InvalidArgument
+
+IMMEDIATE = "trackway_begin_immediate"
+
+
+def normalize_url(url: str) -> str:
+    """Accepts `postgresql://` and `postgres://` and picks the psycopg 3 driver."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend in ("postgresql", "postgres") and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    if not parsed.database or parsed.database == ":memory:":
+        raise InvalidArgument(
+            "backend store: an in-memory SQLite database cannot be shared by the writer and "
+            "readers; give a file, e.g. sqlite:///trackway.db"
+        )
+    return Path(parsed.database)
+
+
+def create(url: str, *, sqlite_synchronous: str = "NORMAL", pool_size: int = 8) -> Engine:
+    url = normalize_url(url)
+    path = sqlite_path(url)
+    if path is None:
+        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False, "timeout": 30},
+    )
+    _configure_sqlite(engine, sqlite_synchronous)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise InvalidArgument(f"sqlite synchronous mode {synchronous!r} is not one of NORMAL, FULL")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA cache_size=-65536")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

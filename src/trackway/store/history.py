@@ -1,0 +1,106 @@
+"""Metric history reads, always bounded: a page, or a downsampled whole series.
+
+Points are fetched straight from the driver as tuples and transposed in C; building
+per-point objects would cost more than the query. A downsampled read walks the series
+in chunks, so even a series of many millions of points is reduced in bounded memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from trackway.store.schema import metric_series
+from trackway.tracking.downsample import Reducer
+
+CHUNK = 100_000
+
+_PAGE_SQL = (
+    "SELECT step, timestamp, value, id FROM metrics WHERE series_id = {p} "
+    "AND (step > {p} OR (step = {p} AND id > {p})) ORDER BY step, id LIMIT {p}"
+)
+_FIRST_PAGE_SQL = (
+    "SELECT step, timestamp, value, id FROM metrics WHERE series_id = {p} "
+    "ORDER BY step, id LIMIT {p}"
+)
+_ALL_SQL = "SELECT step, timestamp, value FROM metrics WHERE series_id = {p} ORDER BY step, id"
+_RANGE_SQL = (
+    "SELECT (SELECT step FROM metrics WHERE series_id = {p} ORDER BY step LIMIT 1), "
+    "(SELECT step FROM metrics WHERE series_id = {p} ORDER BY step DESC LIMIT 1), "
+    "(SELECT COUNT(*) FROM (SELECT 1 FROM metrics WHERE series_id = {p} LIMIT {p}) AS head)"
+)
+
+
+@dataclass(slots=True)
+class Points:
+    """Columns of a series; a None value is NaN."""
+
+    steps: list[int] = field(default_factory=list)
+    timestamps: list[int] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+
+
+def series_id(conn: Connection, run_id: str, key: str) -> int | None:
+    found = conn.execute(
+        select(metric_series.c.series_id).where(
+            metric_series.c.run_id == run_id, metric_series.c.key == key
+        )
+    ).scalar()
+    return None if found is None else int(found)
+
+
+def _cursor(conn: Connection, sql: str, params: tuple[object, ...], *, stream: bool = False) -> Any:
+    """A driver cursor; with `stream`, PostgreSQL keeps the rows server-side until fetched."""
+    sqlite = conn.dialect.name == "sqlite"
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cur = dbapi.cursor(name="trackway_history") if stream and not sqlite else dbapi.cursor()
+    mark = "?" if sqlite else "%s"
+    cur.execute(sql.format(p=mark), params)
+    return cur
+
+
+def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(c) for c in zip(*rows, strict=True)]
+
+
+def page(
+    conn: Connection, series: int, after: tuple[int, int] | None, size: int
+) -> tuple[Points, tuple[int, int] | None]:
+    """Up to `size` points after the (step, id) cursor; returns the next cursor or None."""
+    if after is None:
+        cur = _cursor(conn, _FIRST_PAGE_SQL, (series, size + 1))
+    else:
+        cur = _cursor(conn, _PAGE_SQL, (series, after[0], after[0], after[1], size + 1))
+    rows = cur.fetchall()
+    cur.close()
+    more = len(rows) > size
+    steps, stamps, values, ids = _columns(rows[:size], 4)
+    cursor = (int(steps[-1]), int(ids[-1])) if more else None
+    return Points(steps, stamps, values), cursor
+
+
+def downsampled(conn: Connection, series: int, max_points: int) -> Points:
+    cur = _cursor(conn, _RANGE_SQL, (series, series, series, max_points + 1))
+    first, last, head = cur.fetchone()
+    cur.close()
+    if first is None:
+        return Points()
+    cur = _cursor(conn, _ALL_SQL, (series,), stream=True)
+    try:
+        if head <= max_points:
+            steps, stamps, values = _columns(cur.fetchall(), 3)
+            return Points(steps, stamps, values)
+        reducer = Reducer(first, last, max_points)
+        while rows := cur.fetchmany(CHUNK):
+            reducer.feed(*_columns(rows, 3))
+    finally:
+        cur.close()
+    kept = reducer.result()
+    steps, stamps, values = _columns(kept, 3)
+    return Points(steps, stamps, values)

@@ -1,0 +1,234 @@
+"""Run reads and writes on an open connection. The store owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Connection
+
+from trackway.errors import FailedPrecondition, InvalidArgument, NotFound
+from trackway.store import dialect, experiment_ops, ingest, rows
+from trackway.store.schema import (
+    datasets,
+    experiments,
+    input_tags,
+    metric_series,
+    params,
+    run_inputs,
+    runs,
+    tags,
+)
+from trackway.tracking.entities import (
+    ACTIVE,
+    DELETED,
+    Dataset,
+    DatasetInput,
+    Run,
+    RunInfo,
+)
+
+PARENT_TAG = "mlflow.parentRunId"
+
+
+def info(conn: Connection, run_id: str) -> RunInfo:
+    row = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist")
+    return rows.run_info(row)
+
+
+def require_active(conn: Connection, run_id: str) -> None:
+    """One primary-key read that every write to a run starts with."""
+    stage = conn.execute(select(runs.c.lifecycle_stage).where(runs.c.run_id == run_id)).scalar()
+    if stage is None:
+        raise NotFound(f"run {run_id} does not exist")
+    if stage != ACTIVE:
+        raise FailedPrecondition(f"run {run_id} is deleted; restore it before writing to it")
+
+
+def create(
+    conn: Connection,
+    *,
+    run_id: str,
+    experiment_id: int,
+    run_name: str,
+    user_id: str,
+    start_time: int,
+    tag_items: Sequence[tuple[str, str]],
+    parent_run_id: str,
+) -> None:
+    exp = experiment_ops.require_active(conn, experiment_id)
+    tag_map = dict(tag_items)
+    parent = parent_run_id or tag_map.get(PARENT_TAG, "")
+    if parent:
+        parent_exp = conn.execute(
+            select(runs.c.experiment_id).where(runs.c.run_id == parent)
+        ).scalar()
+        if parent_exp is None:
+            raise NotFound(f"parent run {parent} does not exist")
+        if parent_exp != experiment_id:
+            raise InvalidArgument(
+                f"parent_run_id: run {parent} is in experiment {parent_exp}, not in "
+                f"{experiment_id}; a nested run lives in its parent's experiment"
+            )
+        tag_map[PARENT_TAG] = parent
+    tag_map[ingest.RUN_NAME_TAG] = run_name
+    conn.execute(
+        insert(runs).values(
+            run_id=run_id,
+            experiment_id=experiment_id,
+            name=run_name,
+            user_id=user_id,
+            status="RUNNING",
+            start_time=start_time,
+            end_time=None,
+            deleted_time=None,
+            lifecycle_stage=ACTIVE,
+            artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+            parent_run_id=parent or None,
+        )
+    )
+    ingest.write_tags(conn, run_id, list(tag_map.items()))
+
+
+def update_info(
+    conn: Connection,
+    run_id: str,
+    *,
+    status: str | None,
+    end_time: int | None,
+    run_name: str | None,
+) -> None:
+    require_active(conn, run_id)
+    values: dict[str, object] = {}
+    if status is not None:
+        values["status"] = status
+    if end_time is not None:
+        values["end_time"] = end_time
+    if values:
+        conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
+    if run_name is not None:
+        ingest.write_tags(conn, run_id, [(ingest.RUN_NAME_TAG, run_name)])
+
+
+def set_stage(conn: Connection, run_id: str, stage: str, now_ms: int) -> None:
+    current = info(conn, run_id)
+    if current.lifecycle_stage == stage:
+        return
+    if stage == ACTIVE:
+        experiment_ops.require_active(conn, int(current.experiment_id))
+    conn.execute(
+        update(runs)
+        .where(runs.c.run_id == run_id)
+        .values(lifecycle_stage=stage, deleted_time=now_ms if stage == DELETED else None)
+    )
+
+
+def delete_tag(conn: Connection, run_id: str, key: str) -> None:
+    require_active(conn, run_id)
+    gone = conn.execute(delete(tags).where(tags.c.run_id == run_id, tags.c.key == key)).rowcount
+    if not gone:
+        raise NotFound(f"run {run_id} has no tag {key!r}")
+
+
+def log_inputs(conn: Connection, run_id: str, inputs: Sequence[DatasetInput]) -> None:
+    require_active(conn, run_id)
+    experiment_id = conn.execute(
+        select(runs.c.experiment_id).where(runs.c.run_id == run_id)
+    ).scalar_one()
+    for item in inputs:
+        ds = item.dataset
+        dialect.insert_ignore(
+            conn,
+            datasets,
+            [
+                {
+                    "experiment_id": experiment_id,
+                    "name": ds.name,
+                    "digest": ds.digest,
+                    "source_type": ds.source_type,
+                    "source": ds.source,
+                    "schema": ds.schema,
+                    "profile": ds.profile,
+                }
+            ],
+        )
+        dataset_id = conn.execute(
+            select(datasets.c.dataset_id).where(
+                datasets.c.experiment_id == experiment_id,
+                datasets.c.name == ds.name,
+                datasets.c.digest == ds.digest,
+            )
+        ).scalar_one()
+        dialect.insert_ignore(conn, run_inputs, [{"run_id": run_id, "dataset_id": dataset_id}])
+        input_id = conn.execute(
+            select(run_inputs.c.input_id).where(
+                run_inputs.c.run_id == run_id, run_inputs.c.dataset_id == dataset_id
+            )
+        ).scalar_one()
+        dialect.upsert(
+            conn,
+            input_tags,
+            [{"input_id": input_id, "key": k, "value": v} for k, v in item.tags.items()],
+            keys=("input_id", "key"),
+            updates=("value",),
+        )
+
+
+def load(conn: Connection, infos: Sequence[RunInfo], *, with_data: bool = True) -> list[Run]:
+    """Runs with their data, reading each table once for the whole list."""
+    found = [Run(info=i) for i in infos]
+    if not with_data or not found:
+        return found
+    by_id = {r.info.run_id: r for r in found}
+    ids = list(by_id)
+    for chunk in _chunks(ids, 500):
+        for row in conn.execute(
+            select(params).where(params.c.run_id.in_(chunk)).order_by(params.c.key)
+        ):
+            by_id[row.run_id].params[row.key] = row.value
+        for row in conn.execute(select(tags).where(tags.c.run_id.in_(chunk)).order_by(tags.c.key)):
+            by_id[row.run_id].tags[row.key] = row.value
+        for row in conn.execute(
+            select(metric_series)
+            .where(metric_series.c.run_id.in_(chunk))
+            .order_by(metric_series.c.key)
+        ):
+            by_id[row.run_id].metrics.append(rows.latest_metric(row))
+        _load_inputs(conn, chunk, by_id)
+    return found
+
+
+def _load_inputs(conn: Connection, ids: Sequence[str], by_id: dict[str, Run]) -> None:
+    query = (
+        select(run_inputs.c.input_id, run_inputs.c.run_id, datasets)
+        .join(datasets, datasets.c.dataset_id == run_inputs.c.dataset_id)
+        .where(run_inputs.c.run_id.in_(list(ids)))
+        .order_by(run_inputs.c.input_id)
+    )
+    inputs: dict[int, DatasetInput] = {}
+    for row in conn.execute(query):
+        item = DatasetInput(
+            Dataset(row.name, row.digest, row.source_type, row.source, row.schema, row.profile)
+        )
+        inputs[row.input_id] = item
+        by_id[row.run_id].inputs.append(item)
+    if inputs:
+        for row in conn.execute(
+            select(input_tags)
+            .where(input_tags.c.input_id.in_(list(inputs)))
+            .order_by(input_tags.c.key)
+        ):
+            inputs[row.input_id].tags[row.key] = row.value
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def experiment_is_active(conn: Connection, experiment_id: int) -> bool:
+    stage = conn.execute(
+        select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == experiment_id)
+    ).scalar()
+    return stage == ACTIVE

@@ -1,0 +1,226 @@
+"""The SQL schema of the tracking store, as SQLAlchemy Core tables.
+
+Alembic migrations in `trackway/store/migrations` create exactly this schema; a test
+compares the two. Times are epoch milliseconds. Metric points reference a series row
+(one per run and key) by integer id, which keeps the history index narrow: history
+reads walk `(series_id, step, id)` and never touch other runs' points.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# SQLite only aliases the rowid for a column declared exactly INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+Double = Float(precision=53).with_variant(Float(), "sqlite")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+LIFECYCLE_STAGES = ("active", "deleted")
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", String(1000), nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    CheckConstraint("lifecycle_stage IN ('active', 'deleted')", name="lifecycle_stage"),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column(
+        "experiment_id",
+        BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(250), nullable=False),
+    Column("user_id", String(256), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("deleted_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("artifact_uri", String(1000), nullable=False),
+    Column("parent_run_id", String(32), nullable=True),
+    CheckConstraint("lifecycle_stage IN ('active', 'deleted')", name="lifecycle_stage"),
+    CheckConstraint(
+        "status IN ('RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED')", name="status"
+    ),
+    Index(None, "experiment_id", "start_time"),
+    Index(None, "parent_run_id"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value", mysql_length={"value": 255}),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index(None, "key", "value", mysql_length={"value": 255}),
+)
+
+# One row per (run, metric key): the series id that points reference, and the latest
+# point (greatest step, then timestamp, then value), maintained in the transaction that
+# writes the points. A NULL last_value is NaN.
+metric_series = Table(
+    "metric_series",
+    metadata,
+    Column("series_id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("last_step", BigInteger, nullable=False),
+    Column("last_timestamp", BigInteger, nullable=False),
+    Column("last_value", Double, nullable=True),
+    UniqueConstraint("run_id", "key"),
+    Index(None, "key", "last_value"),
+)
+
+# Append-only metric history. No foreign key: the series row is checked once per
+# batch by the writer, not once per point by the database. A NULL value is NaN.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("series_id", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Double, nullable=True),
+    Index(None, "series_id", "step", "id"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id",
+        BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    UniqueConstraint("experiment_id", "name", "digest"),
+)
+
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("input_id", BigId, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "dataset_id",
+        BigId,
+        ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    UniqueConstraint("run_id", "dataset_id"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    Column(
+        "input_id",
+        BigId,
+        ForeignKey("run_inputs.input_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(255), primary_key=True),
+    Column("value", String(500), nullable=False),
+)
+
+# Write requests already applied, by client-chosen request id (see the service docs).
+# `result` is the id of the resource the request created, if any.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("request_id", String(64), primary_key=True),
+    Column("method", String(100), nullable=False),
+    Column("result", String(100), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Index(None, "created_time"),
+)
+
+# The last committed sequence number of each LogStream writer.
+log_writers = Table(
+    "log_writers",
+    metadata,
+    Column("writer_id", String(64), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    Index(None, "updated_time"),
+)
+
+__all__ = [
+    "LIFECYCLE_STAGES",
+    "RUN_STATUSES",
+    "datasets",
+    "experiment_tags",
+    "experiments",
+    "idempotency_keys",
+    "input_tags",
+    "log_writers",
+    "metadata",
+    "metric_series",
+    "metrics",
+    "params",
+    "run_inputs",
+    "runs",
+    "tags",
+]

@@ -1,0 +1,87 @@
+"""Shape-keeping reduction of a metric series for charts, in bounded memory.
+
+The step range is cut into equal buckets. Each bucket keeps its lowest and highest
+point, so spikes and dips survive, and the series keeps its first and last point.
+Every returned point is a real logged point. Points arrive sorted by step in chunks,
+so a bucket is a contiguous slice of a chunk and the work is a few C-level passes;
+only one chunk and one entry per bucket are held at a time.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Sequence
+
+Point = tuple[int, int, "float | None"]
+
+
+class Reducer:
+    """Feeds on step-sorted chunks of a series whose first and last steps are known."""
+
+    def __init__(self, first_step: int, last_step: int, max_points: int) -> None:
+        self._lo = first_step
+        self._span = last_step - first_step + 1
+        self._buckets = max(1, (max_points - 2) // 2)
+        self._low: dict[int, tuple[float, Point]] = {}
+        self._high: dict[int, tuple[float, Point]] = {}
+        self._first: Point | None = None
+        self._last: Point | None = None
+
+    def _bucket(self, step: int) -> int:
+        return (step - self._lo) * self._buckets // self._span
+
+    def _bucket_start(self, bucket: int) -> int:
+        return self._lo + (bucket * self._span + self._buckets - 1) // self._buckets
+
+    def feed(
+        self, steps: Sequence[int], stamps: Sequence[int], values: Sequence[float | None]
+    ) -> None:
+        if not steps:
+            return
+        if self._first is None:
+            self._first = (steps[0], stamps[0], values[0])
+        self._last = (steps[-1], stamps[-1], values[-1])
+        start = 0
+        last_bucket = self._bucket(steps[-1])
+        for bucket in range(self._bucket(steps[0]), last_bucket + 1):
+            end = (
+                len(steps)
+                if bucket == last_bucket
+                else bisect_left(steps, self._bucket_start(bucket + 1), start)
+            )
+            if end > start:
+                self._take(bucket, steps, stamps, values, start, end)
+            start = end
+
+    def _take(
+        self,
+        bucket: int,
+        steps: Sequence[int],
+        stamps: Sequence[int],
+        values: Sequence[float | None],
+        start: int,
+        end: int,
+    ) -> None:
+        chunk = values[start:end]
+        if None in chunk:
+            numbers = [v for v in chunk if v is not None]
+            if not numbers:
+                return
+        else:
+            numbers = chunk  # type: ignore[assignment]
+        low, high = min(numbers), max(numbers)
+        i_low = values.index(low, start, end)
+        i_high = values.index(high, start, end)
+        if bucket not in self._low or low < self._low[bucket][0]:
+            self._low[bucket] = (low, (steps[i_low], stamps[i_low], low))
+        if bucket not in self._high or high > self._high[bucket][0]:
+            self._high[bucket] = (high, (steps[i_high], stamps[i_high], high))
+
+    def result(self) -> list[Point]:
+        """The kept points in step order, without repeats."""
+        if self._first is None or self._last is None:
+            return []
+        kept = {self._first, self._last}
+        kept.update(p for _, p in self._low.values())
+        kept.update(p for _, p in self._high.values())
+        return sorted(kept, key=lambda p: (p[0], p[1]))

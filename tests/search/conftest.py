@@ -1,0 +1,62 @@
+"""Database fixtures for the search tests: SQLite always, PostgreSQL when configured.
+
+Set TRACKWAY_TEST_POSTGRES_URL to a SQLAlchemy URL of a server where the user may create
+databases (e.g. `postgresql+psycopg://postgres@127.0.0.1:54329/postgres`); each test
+module then gets a fresh database, dropped afterwards. Without it the PostgreSQL cases
+are skipped, except under CI=true, where a silent skip would hide a broken setup.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from trackway.store.schema import metadata
+
+POSTGRES_URL_ENV = "TRACKWAY_TEST_POSTGRES_URL"
+
+
+def _sqlite(directory: Path) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(f"sqlite:///{directory / 'search.db'}")
+    metadata.create_all(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _postgres(url: str) -> Iterator[sa.Engine]:
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    name = f"trackway_search_{uuid.uuid4().hex[:16]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    engine = sa.create_engine(sa.make_url(url).set(database=name))
+    try:
+        metadata.create_all(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def search_engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sa.Engine]:
+    """An empty database with the Trackway schema, private to the test module."""
+    if request.param == "sqlite":
+        yield from _sqlite(tmp_path_factory.mktemp("search"))
+        return
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{POSTGRES_URL_ENV} must be set when CI=true", pytrace=False)
+        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
+    yield from _postgres(url)
