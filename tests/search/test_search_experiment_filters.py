@@ -125,6 +125,6 @@ def test_experiment_order(
     ],
 )
 def test_bad_experiment_order(order_by: list[str], quoted: str) -> None:
-    with pytest.raises(InvalidArgument, match="^order_by: invalid clause") as info:
+    with pytest.raises(InvalidArgument, match=r"^order_by: invalid clause") as info:
         compile_experiment_order(order_by)
     assert quoted in str(info.value)

@@ -145,9 +145,7 @@ ORDERS = [
 
 @pytest.mark.parametrize("text", ["", "attributes.status != 'KILLED'"])
 @pytest.mark.parametrize("order_by", ORDERS, ids=[",".join(o) or "default" for o in ORDERS])
-def test_pages_visit_every_run_once_in_order(
-    db: sa.Engine, order_by: list[str], text: str
-) -> None:
+def test_pages_visit_every_run_once_in_order(db: sa.Engine, order_by: list[str], text: str) -> None:
     keys = compile_run_order(order_by)
     rows = [r for r in ROWS if not (text and r["status"] == "KILLED")]
     expected = _expected(keys, rows)
@@ -194,21 +192,21 @@ def test_token_from_another_query_is_rejected(db: sa.Engine) -> None:
         _, token = _page(conn, "", keys, None, first)
     assert token is not None
     other = query_fingerprint("runs", [1], "attributes.status != 'KILLED'", ["metrics.score"])
-    with pytest.raises(InvalidArgument, match="^page_token: was made for a different query"):
+    with pytest.raises(InvalidArgument, match=r"^page_token: was made for a different query"):
         decode_page_token(token, other)
     reordered = query_fingerprint("runs", [1], "", ["metrics.score DESC"])
-    with pytest.raises(InvalidArgument, match="^page_token: "):
+    with pytest.raises(InvalidArgument, match=r"^page_token: "):
         decode_page_token(token, reordered)
 
 
 def test_keyset_rejects_values_that_do_not_fit_the_keys() -> None:
     keys = compile_run_order(["metrics.score"])  # score, start_time, run_id
-    with pytest.raises(InvalidArgument, match="^page_token: does not match the sort order"):
+    with pytest.raises(InvalidArgument, match=r"^page_token: does not match the sort order"):
         keyset_after(keys, [1.0, 1000])
     for bad in ([1.0, "1000", "run01"], [1.0, 1000, 5], ["x", 1000, "run01"], [True, 1, "a"]):
-        with pytest.raises(InvalidArgument, match="^page_token: holds a bad value"):
+        with pytest.raises(InvalidArgument, match=r"^page_token: holds a bad value"):
             keyset_after(keys, bad)
-    with pytest.raises(InvalidArgument, match="^page_token: holds a bad value"):
+    with pytest.raises(InvalidArgument, match=r"^page_token: holds a bad value"):
         keyset_after(keys, [1.0, 2**63, "run01"])
     keyset_after(keys, [None, 1000, "run01"])
     keyset_after(keys, [3, 1000, "run01"])  # an int for a float key is fine
@@ -236,5 +234,5 @@ def test_bad_order_by(order_by: list[str], quoted: str) -> None:
 
 
 def test_order_by_must_be_a_list() -> None:
-    with pytest.raises(InvalidArgument, match="^order_by: must be a list"):
+    with pytest.raises(InvalidArgument, match=r"^order_by: must be a list"):
         compile_run_order("metrics.x")

@@ -67,8 +67,10 @@ def _seed(conn: sa.Connection) -> None:
             for eid, name in EXPERIMENTS
         ],
     )
-    columns = ("experiment_id", "name", "user_id", "status", "start_time", "end_time")
-    columns += ("lifecycle_stage", "artifact_uri", "parent_run_id")
+    columns = (
+        *("experiment_id", "name", "user_id", "status", "start_time", "end_time"),
+        *("lifecycle_stage", "artifact_uri", "parent_run_id"),
+    )
     conn.execute(
         runs.insert(),
         [{"run_id": rid, **dict(zip(columns, row, strict=True))} for rid, row in RUNS.items()],
@@ -167,7 +169,7 @@ CASES: list[tuple[str, set[str]]] = [
     ("tags.`my tag` LIKE 'x*%'", _ids(6)),
     ("tags.`my tag` LIKE 'x?y'", set()),
     ("tags.`my tag` LIKE '[x]*y'", set()),
-    ("tags.\"mlflow.user\" IN ('alice', \"bob\")", _ids(1, 2, 5)),
+    ('tags."mlflow.user" IN (\'alice\', "bob")', _ids(1, 2, 5)),
     ("tags.mlflow.user = 'bob'", _ids(2, 5)),
     ('tags.team = "nlp"', _ids(3)),
     # Attributes: strings, numbers, nullable columns, aliases, experiment_id as a string.
@@ -188,7 +190,7 @@ CASES: list[tuple[str, set[str]]] = [
     ("name ILIKE 'alpha%'", _ids(1, 5)),
     ("attributes.\"run name\" = 'beta'", _ids(2)),
     ("attributes.run_name = 'it''s'", _ids(7)),
-    ("run_name = \"it's\"", _ids(7)),
+    ('run_name = "it\'s"', _ids(7)),
     ("attributes.experiment_id = '1'", _ids(1, 2, 3)),
     ("attributes.experiment_id = 3", _ids(6, 7)),
     ("attributes.experiment_id = '01'", set()),
@@ -273,7 +275,9 @@ MALFORMED: list[tuple[str, str, int]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "quoted", "position"), MALFORMED, ids=[m[0][:40] for m in MALFORMED])
+@pytest.mark.parametrize(
+    ("text", "quoted", "position"), MALFORMED, ids=[m[0][:40] for m in MALFORMED]
+)
 def test_malformed_filter(text: str, quoted: str, position: int) -> None:
     with pytest.raises(InvalidArgument) as info:
         compile_run_filter(text)
@@ -289,7 +293,7 @@ def test_limits_are_inclusive() -> None:
     assert compile_run_filter("(" * 100 + "status = 'x'" + ")" * 100) is not None
     padded = "status = 'x'" + " " * (16 * 1024 - len("status = 'x'"))
     assert compile_run_filter(padded) is not None
-    with pytest.raises(InvalidArgument, match="^filter: longer than 16384 bytes$"):
+    with pytest.raises(InvalidArgument, match=r"^filter: longer than 16384 bytes$"):
         compile_run_filter(padded + " ")
     # The limit is in UTF-8 bytes, not characters.
     with pytest.raises(InvalidArgument, match="longer than 16384 bytes"):

@@ -21,8 +21,7 @@ from trackway.search.lexer import shown, syntax_error
 from trackway.search.nodes import Comparison, Field
 from trackway.search.ordering import SortKey, parse_order_by
 from trackway.search.parser import parse_filter
-from trackway.search.predicates import NULL_OPS, build, compare
-from trackway.search.runs import Attribute, attribute_test
+from trackway.search.predicates import NULL_OPS, Attribute, attribute_test, build, compare
 from trackway.store.schema import experiment_tags, experiments
 
 _FIELD = "filter"

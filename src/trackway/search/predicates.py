@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Float, String, and_, cast, false, literal, not_, or_, true
 
 from trackway.errors import InvalidArgument
 from trackway.search import like as like_ops
-from trackway.search.lexer import syntax_error
+from trackway.search.lexer import shown, syntax_error
 from trackway.search.nodes import And, Comparison, Node, Not, Or, Value, leaves, shallow_form
 
 # `string`: text column; `float`: float column (metrics); `integer`: integer column
@@ -58,6 +59,16 @@ def _assemble(node: Node, compiled: dict[int, ColumnElement[bool]]) -> ColumnEle
     return compiled[id(node)]
 
 
+@dataclass(frozen=True)
+class Attribute:
+    """A column that filters and orders can name, and how the language treats it."""
+
+    name: str
+    column: ColumnElement[Any]
+    kind: Kind
+    nullable: bool = False
+
+
 def check_op(cmp: Comparison, allowed: frozenset[str], label: str, field: str) -> None:
     """Fail unless `cmp.op` is one that `label` (e.g. "metrics") accepts."""
     if cmp.op not in allowed:
@@ -80,6 +91,16 @@ def compare(
         return expr.in_(values) if cmp.op == "IN" else expr.not_in(values)
     text = _string(_single(cmp), label, field)
     return _string_op(expr, cmp, text, field)
+
+
+def attribute_test(attribute: Attribute, cmp: Comparison, field: str) -> ColumnElement[bool]:
+    """A comparison on a plain column, kept two-valued when the column is nullable."""
+    label = f"attribute {shown(attribute.name)}"
+    column = attribute.column
+    if cmp.op in NULL_OPS:
+        return column.is_(None) if cmp.op == "IS NULL" else column.is_not(None)
+    test = compare(column, attribute.kind, cmp, label, field)
+    return (column.is_not(None) & test) if attribute.nullable else test
 
 
 def _string_op(

@@ -31,8 +31,6 @@ and then `run_id ASC` are appended, as MLflow does, which makes the order total.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, Table, exists, select
 
@@ -40,7 +38,14 @@ from trackway.search.lexer import shown, syntax_error
 from trackway.search.nodes import Comparison, Field
 from trackway.search.ordering import SortKey, parse_order_by
 from trackway.search.parser import parse_filter
-from trackway.search.predicates import NULL_OPS, Kind, build, compare
+from trackway.search.predicates import (
+    NULL_OPS,
+    Attribute,
+    Kind,
+    attribute_test,
+    build,
+    compare,
+)
 from trackway.store.schema import metric_series, params, runs, tags
 
 _FIELD = "filter"
@@ -59,16 +64,6 @@ _ENTITIES = {
     "attr": "attributes",
     "run": "attributes",
 }
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """A column that filters and orders can name, and how the language treats it."""
-
-    name: str
-    column: ColumnElement[Any]
-    kind: Kind
-    nullable: bool = False
 
 
 def _attributes(*items: Attribute, aliases: dict[str, str]) -> dict[str, Attribute]:
@@ -130,16 +125,6 @@ def _comparison(cmp: Comparison) -> ColumnElement[bool]:
     kind: Kind = "float" if entity == "metrics" else "string"
     test = compare(table.c[column], kind, cmp, entity, _FIELD)
     return correlated.where(test).correlate(runs)
-
-
-def attribute_test(attribute: Attribute, cmp: Comparison, field: str) -> ColumnElement[bool]:
-    """A comparison on a plain column, kept two-valued when the column is nullable."""
-    label = f"attribute {shown(attribute.name)}"
-    column = attribute.column
-    if cmp.op in NULL_OPS:
-        return column.is_(None) if cmp.op == "IS NULL" else column.is_not(None)
-    test = compare(column, attribute.kind, cmp, label, field)
-    return (column.is_not(None) & test) if attribute.nullable else test
 
 
 def _run_sort_key(field: Field, descending: bool) -> SortKey:

@@ -218,8 +218,8 @@ class TrackingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def UpdateExperiment(self, request, context):
-        """Renames an experiment. Returns NOT_FOUND, and ALREADY_EXISTS when the new
-        name is taken.
+        """Renames an experiment. Returns NOT_FOUND, ALREADY_EXISTS when the new name
+        is taken, and FAILED_PRECONDITION when the experiment is deleted.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
