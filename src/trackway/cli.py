@@ -30,6 +30,13 @@ def _server_parser(sub: Any) -> None:
     _flag(p, "--grpc-port", _DEFAULTS.grpc_port, "gRPC port; 0 picks a free one")
     _flag(p, "--backend-store-uri", _DEFAULTS.backend_store_uri, "SQLAlchemy URL of the store")
     _flag(p, "--artifacts-destination", _DEFAULTS.artifacts_destination, "artifact root URI")
+    _flag(p, "--s3-endpoint-url", _DEFAULTS.s3_endpoint_url, "endpoint of an S3-compatible store")
+    _flag(
+        p,
+        "--s3-checksums",
+        _DEFAULTS.s3_checksums,
+        "when_required for S3-compatible stores that reject boto3's default checksums",
+    )
     _flag(p, "--workers", _DEFAULTS.workers, "server processes sharing the port (PostgreSQL only)")
     _flag(p, "--threads", _DEFAULTS.threads, "RPC threads per process")
     _flag(p, "--max-message-mb", _DEFAULTS.max_message_mb, "largest gRPC message in MiB")

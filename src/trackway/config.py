@@ -15,6 +15,8 @@ class ServerConfig:
     grpc_port: int = 50051
     backend_store_uri: str = f"sqlite:///{DEFAULT_DATA / 'trackway.db'}"
     artifacts_destination: str = (DEFAULT_DATA / "artifacts").resolve().as_uri()
+    s3_endpoint_url: str = ""
+    s3_checksums: str = "when_supported"
     workers: int = 1
     threads: int = 64
     max_message_mb: int = 64

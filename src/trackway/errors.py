@@ -87,3 +87,10 @@ class Aborted(TrackwayError):
 
     code = grpc.StatusCode.ABORTED
     reason = "RESOURCE_CONFLICT"
+
+
+class DataLoss(TrackwayError):
+    """The bytes received are not the bytes the client meant to send."""
+
+    code = grpc.StatusCode.DATA_LOSS
+    reason = "CHECKSUM_MISMATCH"

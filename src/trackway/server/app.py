@@ -13,8 +13,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from trackway.artifacts.repos import open_repository
+from trackway.artifacts.service import ArtifactService
 from trackway.config import ServerConfig
-from trackway.server import tracking_servicer
+from trackway.server import artifacts_servicer, tracking_servicer
 from trackway.server.errors import ErrorInterceptor
 from trackway.store.tracking_store import SqlTrackingStore
 from trackway.tracking import limits
@@ -52,6 +54,7 @@ class RunningServer:
     server: grpc.Server
     port: int
     store: SqlTrackingStore
+    artifacts: ArtifactService
     health: health.HealthServicer
     service_names: list[str]
     _stopped: threading.Event = field(default_factory=threading.Event)
@@ -70,20 +73,27 @@ class RunningServer:
 
 
 def create_server(config: ServerConfig) -> RunningServer:
+    repo = open_repository(
+        config.artifacts_destination,
+        s3_endpoint_url=config.s3_endpoint_url or None,
+        s3_checksums=config.s3_checksums,
+    )
     store = SqlTrackingStore.open(
         config.backend_store_uri,
-        artifact_root=config.artifacts_destination,
+        artifact_root=repo.uri,
         sqlite_synchronous=config.sqlite_synchronous,
     )
+    artifacts = ArtifactService(store, repo)
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="trackway-rpc"),
         interceptors=[ErrorInterceptor()],
         options=_options(config),
     )
     tracking_name = tracking_servicer.register(server, TrackingService(store))
+    artifacts_name = artifacts_servicer.register(server, artifacts)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [tracking_name, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [tracking_name, artifacts_name, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
         port = server.add_insecure_port(_address(config.host, config.grpc_port))
@@ -91,9 +101,9 @@ def create_server(config: ServerConfig) -> RunningServer:
         store.close()
         raise OSError(f"cannot listen on {_address(config.host, config.grpc_port)}: {exc}") from exc
     server.start()
-    for name in ("", tracking_name):
+    for name in ("", tracking_name, artifacts_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, port, store, health_servicer, names)
+    running = RunningServer(server, port, store, artifacts, health_servicer, names)
     threading.Thread(target=_sweep_forever, args=(running,), daemon=True).start()
     return running
 
@@ -102,8 +112,9 @@ def _sweep_forever(running: RunningServer) -> None:
     while not running._stopped.wait(SWEEP_SECONDS):
         try:
             running.store.sweep(limits.IDEMPOTENCY_WINDOW_MS, limits.WRITER_STATE_TTL_MS)
+            running.artifacts.sweep()
         except Exception:
-            log.exception("sweep of expired request ids failed")
+            log.exception("sweep of expired request ids and upload sessions failed")
 
 
 def serve(config: ServerConfig) -> int:

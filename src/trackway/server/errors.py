@@ -55,7 +55,7 @@ def _unexpected(exc: BaseException, method: str) -> grpc.Status:
         log.warning("database unavailable in %s [incident %s]: %s", method, incident, exc)
         code, text = code_pb2.UNAVAILABLE, "the database is unavailable; retry shortly"
     else:
-        log.exception("unexpected error in %s [incident %s]", method, exc_info=exc)
+        log.exception("unexpected error in %s [incident %s]", method, incident, exc_info=exc)
         code, text = code_pb2.INTERNAL, "internal error"
     info = error_details_pb2.ErrorInfo(
         reason="INTERNAL_ERROR" if code == code_pb2.INTERNAL else "TEMPORARILY_UNAVAILABLE",
@@ -72,7 +72,8 @@ def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> No
     if isinstance(exc, TrackwayError):
         context.abort_with_status(to_status(exc))
     if not context.is_active():
-        return
+        # The client cancelled or went away; its stream's end surfaced as an error here.
+        context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
     context.abort_with_status(_unexpected(exc, method))
 
 

@@ -88,7 +88,7 @@ def run_to_proto(run: Run) -> run_pb2.Run:
     inputs = run_pb2.RunInputs(
         dataset_inputs=[
             run_pb2.DatasetInput(
-                tags=[run_pb2.InputTag(key=k, value=v) for k, v in item.tags.items()],
+                tags=[run_pb2.InputTag(key=k, value=v) for k, v in item.tags],
                 dataset=run_pb2.Dataset(
                     name=item.dataset.name,
                     digest=item.dataset.digest,
@@ -116,28 +116,6 @@ def points_to_proto(key: str, points: Points) -> metric_pb2.MetricColumns:
     )
 
 
-def metrics_by_key(metrics: Iterable[metric_pb2.Metric]) -> list[MetricColumns]:
-    """Groups LogBatch points by key, keeping each key's points in request order."""
-    grouped: dict[str, MetricColumns] = {}
-    for m in metrics:
-        col = grouped.get(m.key)
-        if col is None:
-            col = grouped[m.key] = MetricColumns(m.key, [], [], [])
-        col.steps.append(m.step)  # type: ignore[attr-defined]
-        col.timestamps.append(m.timestamp)  # type: ignore[attr-defined]
-        col.values.append(m.value)  # type: ignore[attr-defined]
-    return list(grouped.values())
-
-
-def batch_writes(request: tracking_service_pb2.LogBatchRequest) -> RunWrites:
-    return RunWrites(
-        run_id=request.run_id,
-        metrics=metrics_by_key(request.metrics),
-        params=[(p.key, p.value) for p in request.params],
-        tags=[(t.key, t.value) for t in request.tags],
-    )
-
-
 def stream_writes(batch: tracking_service_pb2.LogStreamBatch) -> RunWrites:
     """Columns stay protobuf repeated fields: the store reads them without copying."""
     return RunWrites(
@@ -159,7 +137,7 @@ def dataset_inputs(items: Iterable[run_pb2.DatasetInput]) -> list[DatasetInput]:
                 schema=i.dataset.schema,
                 profile=i.dataset.profile,
             ),
-            tags={t.key: t.value for t in i.tags},
+            tags=[(t.key, t.value) for t in i.tags],
         )
         for i in items
     ]

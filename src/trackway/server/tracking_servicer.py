@@ -165,7 +165,11 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
 
     def LogBatch(self, request: pb.LogBatchRequest, context: Any) -> Any:
         self._service.log_batch(
-            convert.batch_writes(request), len(request.metrics), request.request_id
+            request.run_id,
+            [(m.key, m.value, m.timestamp, m.step) for m in request.metrics],
+            [(p.key, p.value) for p in request.params],
+            [(t.key, t.value) for t in request.tags],
+            request.request_id,
         )
         return pb.LogBatchResponse()
 

@@ -126,6 +126,14 @@ def rename(conn: Connection, experiment_id: int, name: str, now_ms: int) -> None
     )
 
 
+def touch(conn: Connection, experiment_id: int, now_ms: int) -> None:
+    conn.execute(
+        update(experiments)
+        .where(experiments.c.experiment_id == experiment_id)
+        .values(last_update_time=now_ms)
+    )
+
+
 def set_tags(conn: Connection, experiment_id: int, items: Sequence[tuple[str, str]]) -> None:
     dialect.upsert(
         conn,
@@ -136,7 +144,7 @@ def set_tags(conn: Connection, experiment_id: int, items: Sequence[tuple[str, st
     )
 
 
-def delete_tag(conn: Connection, experiment_id: int, key: str) -> None:
+def delete_tag(conn: Connection, experiment_id: int, key: str, now_ms: int) -> None:
     require_active(conn, experiment_id)
     gone = conn.execute(
         delete(experiment_tags).where(
@@ -145,6 +153,7 @@ def delete_tag(conn: Connection, experiment_id: int, key: str) -> None:
     ).rowcount
     if not gone:
         raise NotFound(f"experiment {experiment_id} has no tag {key!r}")
+    touch(conn, experiment_id, now_ms)
 
 
 def soft_delete(conn: Connection, experiment_id: int, now_ms: int) -> None:

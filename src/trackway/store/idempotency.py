@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
-from trackway.errors import InvalidArgument
+from trackway.errors import invalid
 from trackway.store.schema import idempotency_keys, log_writers
 
 
@@ -26,9 +26,10 @@ def replay(conn: Connection, request_id: str, method: str) -> str | None:
     if row is None:
         return None
     if row.method != method:
-        raise InvalidArgument(
-            f"request_id {request_id!r} was already used for {row.method}; use a new id "
-            f"for each distinct write"
+        raise invalid(
+            "request_id",
+            f"{request_id!r} was already used for {row.method}; use a new id for each "
+            "distinct write",
         )
     return str(row.result)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from trackway.errors import FailedPrecondition, InvalidArgument, NotFound
+from trackway.errors import FailedPrecondition, NotFound, invalid
 from trackway.store import dialect, experiment_ops, ingest, rows
 from trackway.store.schema import (
     datasets,
@@ -68,9 +68,10 @@ def create(
         if parent_exp is None:
             raise NotFound(f"parent run {parent} does not exist")
         if parent_exp != experiment_id:
-            raise InvalidArgument(
-                f"parent_run_id: run {parent} is in experiment {parent_exp}, not in "
-                f"{experiment_id}; a nested run lives in its parent's experiment"
+            raise invalid(
+                "parent_run_id",
+                f"run {parent} is in experiment {parent_exp}, not in {experiment_id}; "
+                "a nested run lives in its parent's experiment",
             )
         tag_map[PARENT_TAG] = parent
     tag_map[ingest.RUN_NAME_TAG] = run_name
@@ -170,7 +171,7 @@ def log_inputs(conn: Connection, run_id: str, inputs: Sequence[DatasetInput]) ->
         dialect.upsert(
             conn,
             input_tags,
-            [{"input_id": input_id, "key": k, "value": v} for k, v in item.tags.items()],
+            [{"input_id": input_id, "key": k, "value": v} for k, v in dict(item.tags).items()],
             keys=("input_id", "key"),
             updates=("value",),
         )
@@ -220,7 +221,7 @@ def _load_inputs(conn: Connection, ids: Sequence[str], by_id: dict[str, Run]) ->
             .where(input_tags.c.input_id.in_(list(inputs)))
             .order_by(input_tags.c.key)
         ):
-            inputs[row.input_id].tags[row.key] = row.value
+            inputs[row.input_id].tags.append((row.key, row.value))
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -50,6 +50,8 @@ experiments = Table(
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
     CheckConstraint("lifecycle_stage IN ('active', 'deleted')", name="lifecycle_stage"),
+    # Ids are never reused, even after a purge: SQLite needs AUTOINCREMENT for that.
+    sqlite_autoincrement=True,
 )
 
 experiment_tags = Table(

@@ -53,7 +53,7 @@ class SqlTrackingStore:
     def __init__(self, engine: Engine, *, artifact_root: str) -> None:
         self.engine = engine
         self.writer = GroupCommitWriter(engine)
-        self._artifact_root = artifact_root.rstrip("/")
+        self.artifact_root = artifact_root.rstrip("/")
 
     @classmethod
     def open(
@@ -118,7 +118,7 @@ class SqlTrackingStore:
         return self.get_experiment(int(created))
 
     def _default_location(self, experiment_id: int) -> str:
-        return f"{self._artifact_root}/{experiment_id}"
+        return f"{self.artifact_root}/{experiment_id}"
 
     def get_experiment(self, experiment_id: int) -> Experiment:
         return self._read(lambda conn: experiment_ops.get(conn, experiment_id))
@@ -162,6 +162,7 @@ class SqlTrackingStore:
         def job(conn: Connection, now: int) -> None:
             experiment_ops.require_active(conn, experiment_id)
             experiment_ops.set_tags(conn, experiment_id, [(key, value)])
+            experiment_ops.touch(conn, experiment_id, now)
 
         self._write("SetExperimentTag", request_id, job)
 
@@ -169,7 +170,7 @@ class SqlTrackingStore:
         self._write(
             "DeleteExperimentTag",
             request_id,
-            lambda conn, now: experiment_ops.delete_tag(conn, experiment_id, key),
+            lambda conn, now: experiment_ops.delete_tag(conn, experiment_id, key, now),
         )
 
     def search_experiments(
@@ -215,6 +216,9 @@ class SqlTrackingStore:
 
         return self.get_run(self._write("CreateRun", request_id, job))
 
+    def get_run_info(self, run_id: str) -> RunInfo:
+        return self._read(lambda conn: run_ops.info(conn, run_id))
+
     def get_run(self, run_id: str) -> Run:
         return self._read(lambda conn: run_ops.load(conn, [run_ops.info(conn, run_id)])[0])
 
@@ -234,7 +238,7 @@ class SqlTrackingStore:
                 conn, run_id, status=status, end_time=end_time, run_name=run_name
             ),
         )
-        return self._read(lambda conn: run_ops.info(conn, run_id))
+        return self.get_run_info(run_id)
 
     def delete_run(self, run_id: str, request_id: str = "") -> None:
         self._write(

@@ -21,6 +21,7 @@ class Reducer:
     def __init__(self, first_step: int, last_step: int, max_points: int) -> None:
         self._lo = first_step
         self._span = last_step - first_step + 1
+        self._max_points = max_points
         self._buckets = max(1, (max_points - 2) // 2)
         self._low: dict[int, tuple[float, Point]] = {}
         self._high: dict[int, tuple[float, Point]] = {}
@@ -78,10 +79,17 @@ class Reducer:
             self._high[bucket] = (high, (steps[i_high], stamps[i_high], high))
 
     def result(self) -> list[Point]:
-        """The kept points in step order, without repeats."""
+        """The kept points in step order, without repeats; at most `max_points`."""
         if self._first is None or self._last is None:
             return []
         kept = {self._first, self._last}
-        kept.update(p for _, p in self._low.values())
-        kept.update(p for _, p in self._high.values())
+        extremes = [p for _, p in self._low.values()] + [p for _, p in self._high.values()]
+        if len(extremes) + 2 > self._max_points:
+            # Room for one point between the ends: keep the one farthest from them.
+            ends = [v for v in (self._first[2], self._last[2]) if v is not None]
+            middle = sum(ends) / len(ends) if ends else 0.0
+            extremes = [max(extremes, key=lambda p: abs((p[2] or 0.0) - middle))][
+                : self._max_points - 2
+            ]
+        kept.update(extremes)
         return sorted(kept, key=lambda p: (p[0], p[1]))

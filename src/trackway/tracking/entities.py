@@ -59,7 +59,7 @@ class Dataset:
 @dataclass(slots=True)
 class DatasetInput:
     dataset: Dataset
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

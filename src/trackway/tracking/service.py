@@ -47,6 +47,8 @@ class TrackingService:
     ) -> Experiment:
         check.text("name", name, limits.MAX_EXPERIMENT_NAME_LENGTH, required=True)
         check.text("artifact_location", artifact_location, limits.MAX_ARTIFACT_LOCATION_LENGTH)
+        if artifact_location:
+            check.inside_root("artifact_location", artifact_location, self.store.artifact_root)
         check.tags("tags", tags, limits.MAX_INITIAL_TAGS, limits.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         check.request_id(request_id)
         return self.store.create_experiment(name, artifact_location, tags, request_id)
@@ -86,7 +88,7 @@ class TrackingService:
         self, experiment_id: str, key: str, value: str, request_id: str = ""
     ) -> None:
         eid = check.experiment_id("experiment_id", experiment_id)
-        check.tags("tag", [(key, value)], 1, limits.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+        check.tag("tag", key, value, limits.MAX_EXPERIMENT_TAG_VALUE_LENGTH)
         check.request_id(request_id)
         self.store.set_experiment_tag(eid, key, value, request_id)
 
@@ -190,7 +192,7 @@ class TrackingService:
 
     def set_tag(self, run_id: str, key: str, value: str, request_id: str = "") -> None:
         check.run_id("run_id", run_id)
-        check.tags("tag", [(key, value)], 1, limits.MAX_RUN_TAG_VALUE_LENGTH)
+        check.tag("tag", key, value, limits.MAX_RUN_TAG_VALUE_LENGTH)
         check.request_id(request_id)
         self.store.log("SetTag", RunWrites(run_id, tags=[(key, value)]), request_id)
 
@@ -202,7 +204,7 @@ class TrackingService:
 
     def log_param(self, run_id: str, key: str, value: str, request_id: str = "") -> None:
         check.run_id("run_id", run_id)
-        check.params("param", [(key, value)], 1)
+        check.param("param", key, value)
         check.request_id(request_id)
         self.store.log("LogParam", RunWrites(run_id, params=[(key, value)]), request_id)
 
@@ -216,14 +218,22 @@ class TrackingService:
         writes = RunWrites(run_id, metrics=[MetricColumns(key, [step], [timestamp], [value])])
         self.store.log("LogMetric", writes, request_id)
 
-    def log_batch(self, writes: RunWrites, metric_count: int, request_id: str = "") -> None:
-        """`metric_count` is the number of metric entries in the request, before grouping."""
-        check.run_id("run_id", writes.run_id)
-        check.count("metrics", range(metric_count), limits.MAX_BATCH_METRICS)
-        check.metric_columns("metrics", writes.metrics, limits.MAX_BATCH_METRICS)
-        check.params("params", writes.params, limits.MAX_BATCH_PARAMS)
-        check.tags("tags", writes.tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[tuple[str, float, int, int]] = (),
+        params: Sequence[tuple[str, str]] = (),
+        tags: Sequence[tuple[str, str]] = (),
+        request_id: str = "",
+    ) -> None:
+        """Logs (key, value, timestamp, step) points, params and tags in one transaction."""
+        check.run_id("run_id", run_id)
+        check.count("metrics", metrics, limits.MAX_BATCH_METRICS)
+        columns = check.metric_points("metrics", metrics)
+        check.params("params", params, limits.MAX_BATCH_PARAMS)
+        check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
         check.request_id(request_id)
+        writes = RunWrites(run_id, columns, list(params), list(tags))
         self.store.log("LogBatch", writes, request_id)
 
     def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput], request_id: str = "") -> None:
@@ -325,6 +335,6 @@ def _check_dataset_input(path: str, item: DatasetInput) -> None:
     check.text(f"{path}.dataset.source", ds.source, limits.MAX_DATASET_SOURCE_LENGTH)
     check.text(f"{path}.dataset.schema", ds.schema, limits.MAX_DATASET_SCHEMA_LENGTH)
     check.count(f"{path}.tags", item.tags, limits.MAX_INPUT_TAGS)
-    for key, value in item.tags.items():
-        check.text(f"{path}.tags.key", key, limits.MAX_INPUT_TAG_KEY_LENGTH, required=True)
-        check.text(f"{path}.tags.value", value, limits.MAX_INPUT_TAG_VALUE_LENGTH)
+    for j, (key, value) in enumerate(item.tags):
+        check.text(f"{path}.tags[{j}].key", key, limits.MAX_INPUT_TAG_KEY_LENGTH, required=True)
+        check.text(f"{path}.tags[{j}].value", value, limits.MAX_INPUT_TAG_VALUE_LENGTH)

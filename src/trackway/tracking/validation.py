@@ -6,7 +6,6 @@ apply the same rules.
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Iterable, Sequence, Sized
 
@@ -21,22 +20,35 @@ _REQUEST_ID = re.compile(r"^[\w\-.:]+$")
 
 
 def key(field_path: str, value: str) -> None:
-    """MLflow's key rule, plus: the key must name itself as a path (no `..`, `//`, `/x`)."""
+    """MLflow's key characters, and a plain relative path: no leading `/`, and no empty,
+    `.` or `..` segments, since keys also name files and URL paths."""
     if not value:
         raise invalid(field_path, "must not be empty")
     if len(value) > limits.MAX_KEY_LENGTH:
         raise invalid(field_path, f"is {len(value)} characters; at most {limits.MAX_KEY_LENGTH}")
-    if not _KEY_CHARS.match(value):
+    if not _KEY_CHARS.fullmatch(value):
         raise invalid(
             field_path,
             f"{value!r} may only hold letters, digits, underscores, dashes, periods, "
             "slashes and spaces",
         )
-    normal = posixpath.normpath(value)
-    if normal != value or normal == "." or normal.startswith("..") or normal.startswith("/"):
+    if value.startswith("/") or any(seg in ("", ".", "..") for seg in value.split("/")):
         raise invalid(
             field_path,
             f"{value!r} must be a plain relative path: no '..', '.', '//' or leading '/'",
+        )
+
+
+def inside_root(field_path: str, uri: str, root: str) -> None:
+    """An artifact location must lie below the server's artifact root: a location
+    elsewhere would let a client read or write any path the server can reach."""
+    below = uri.rstrip("/")[len(root) + 1 :] if uri.startswith(root + "/") else ""
+    segments = below.split("/")
+    if not below or any(s in ("", ".", "..") or "\\" in s or "%" in s for s in segments):
+        raise invalid(
+            field_path,
+            f"{uri[:200]!r} must be a folder below the server's artifact root {root!r}, "
+            "or empty to let the server choose",
         )
 
 
@@ -52,7 +64,7 @@ def text(field_path: str, value: str, max_length: int, *, required: bool = False
 def run_id(field_path: str, value: str) -> None:
     if not value:
         raise invalid(field_path, "is required")
-    if not _RUN_ID.match(value):
+    if not _RUN_ID.fullmatch(value):
         raise invalid(field_path, f"{value[:64]!r} is not a run id (32 lowercase hex characters)")
 
 
@@ -60,7 +72,7 @@ def experiment_id(field_path: str, value: str) -> int:
     """Returns the numeric id behind the API's string id."""
     if not value:
         raise invalid(field_path, "is required")
-    if not _EXPERIMENT_ID.match(value):
+    if not _EXPERIMENT_ID.fullmatch(value):
         raise invalid(field_path, f"{value[:64]!r} is not an experiment id (decimal digits)")
     return int(value)
 
@@ -68,7 +80,7 @@ def experiment_id(field_path: str, value: str) -> int:
 def request_id(value: str) -> None:
     if not value:
         return
-    if len(value) > limits.MAX_REQUEST_ID_LENGTH or not _REQUEST_ID.match(value):
+    if len(value) > limits.MAX_REQUEST_ID_LENGTH or not _REQUEST_ID.fullmatch(value):
         raise invalid(
             "request_id",
             f"must be at most {limits.MAX_REQUEST_ID_LENGTH} characters of letters, digits "
@@ -84,6 +96,16 @@ def timestamp(field_path: str, value: int) -> None:
 def count(field_path: str, items: Sized, max_count: int) -> None:
     if len(items) > max_count:
         raise invalid(field_path, f"has {len(items)} entries; at most {max_count}")
+
+
+def param(field_path: str, key_: str, value: str) -> None:
+    key(f"{field_path}.key", key_)
+    text(f"{field_path}.value", value, limits.MAX_PARAM_VALUE_LENGTH)
+
+
+def tag(field_path: str, key_: str, value: str, max_value: int) -> None:
+    key(f"{field_path}.key", key_)
+    text(f"{field_path}.value", value, max_value)
 
 
 def params(field_path: str, items: Sequence[tuple[str, str]], max_count: int) -> None:
@@ -123,6 +145,27 @@ def metric_columns(field_path: str, columns: Iterable[MetricColumns], max_points
     if total > max_points:
         raise invalid(field_path, f"holds {total} points; at most {max_points}")
     return total
+
+
+def metric_points(
+    field_path: str, points: Sequence[tuple[str, float, int, int]]
+) -> list[MetricColumns]:
+    """Checks (key, value, timestamp, step) points, naming each bad one by its index in
+    the request, and groups them by key, each key's points in request order."""
+    grouped: dict[str, MetricColumns] = {}
+    for i, (k, value, stamp, step) in enumerate(points):
+        col = grouped.get(k)
+        if col is None:
+            key(f"{field_path}[{i}].key", k)
+            col = grouped[k] = MetricColumns(k, [], [], [])
+        if stamp < 0:
+            raise invalid(
+                f"{field_path}[{i}].timestamp", f"{stamp} is negative; timestamps are epoch ms"
+            )
+        col.steps.append(step)  # type: ignore[attr-defined]
+        col.timestamps.append(stamp)  # type: ignore[attr-defined]
+        col.values.append(value)  # type: ignore[attr-defined]
+    return list(grouped.values())
 
 
 def page_size(field_path: str, value: int, default: int, maximum: int) -> int:

@@ -34,6 +34,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("experiment_id", name=op.f("pk_experiments")),
         sa.UniqueConstraint("name", name=op.f("uq_experiments_name")),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "idempotency_keys",
