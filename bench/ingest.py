@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from bench import client, raw_sqlite
+from bench import client
 from bench.client import Series
 from bench.context import Context, count_points
 from bench.log import progress
-from bench.results import Record, median, throughput
+from bench.raw_sqlite import RawBaseline
+from bench.results import Record, median, rounded, throughput
 from bench.server import BenchServer, RssSampler
 
 LOGBATCH_SERIES = Series(keys=10, steps=10_000)  # 100,000 points
@@ -33,18 +34,14 @@ STREAM_TARGET = 300_000
 CONCURRENT_TARGET = 200_000
 
 
-def _with_raw(
-    rec: Record,
-    server: BenchServer,
-    raw_batches: Sequence[Sequence[client.Row]],
-    repeats: int,
-) -> Record:
-    progress(f"{rec['workload']}: raw sqlite3 baseline")
-    raw = raw_sqlite.raw_seconds(server.root / "raw.db", raw_batches, repeats)
-    points = sum(len(b) for b in raw_batches)
-    raw_rate = points / median(raw)
+def _with_raw(rec: Record, raw: RawBaseline, raw_seconds: Sequence[float]) -> Record:
+    """Adds the raw SQLite figures before the record's target and verdict."""
+    verdict = {k: rec.pop(k) for k in ("target", "meets_target")}
+    raw_rate = raw.points / median(raw_seconds)
     rec["raw_points_per_s"] = round(raw_rate)
+    rec["raw_seconds_each"] = rounded(raw_seconds)
     rec["ratio_to_raw"] = round(rec["points_per_s"] / raw_rate, 3)
+    rec.update(verdict)
     return rec
 
 
@@ -52,22 +49,28 @@ def _timed_repeats(
     ctx: Context,
     name: str,
     server: BenchServer,
+    raw: RawBaseline,
     repeats: int,
     prepare: Callable[[int], Any],
-    run: Callable[[Any], None],
-) -> list[float]:
-    """Warm-up (prepare(-1)), then `repeats` timed runs, sampling the server's RSS."""
+    run: Callable[[Any], float | None],
+) -> tuple[list[float], list[float]]:
+    """Warm-up (prepare(-1)), then `repeats` timed runs, each followed by a raw SQLite
+    run; samples the server's RSS meanwhile. Returns (server seconds, raw seconds).
+
+    `run` is timed from its call to its return, unless it returns its own seconds.
+    """
     run(prepare(-1))
-    seconds = []
+    seconds, raw_seconds = [], []
     with RssSampler(server.pid) as sampler:
         for i in range(repeats):
             job = prepare(i)
             started = time.perf_counter()
-            run(job)
-            seconds.append(time.perf_counter() - started)
-            progress(f"{name}: repeat {i + 1}/{repeats}: {seconds[-1]:.3f} s")
+            own = run(job)
+            seconds.append(time.perf_counter() - started if own is None else own)
+            raw_seconds.append(raw.time())
+            progress(f"{name}: {i + 1}/{repeats}: {seconds[-1]:.3f} s, raw {raw_seconds[-1]:.3f} s")
     ctx.ingest_peaks_mb[name] = sampler.peak_mb
-    return seconds
+    return seconds, raw_seconds
 
 
 def logbatch_ingest(ctx: Context) -> list[Record]:
@@ -86,7 +89,11 @@ def logbatch_ingest(ctx: Context) -> list[Record]:
             for request in requests:
                 stub.LogBatch(request)
 
-        seconds = _timed_repeats(ctx, "logbatch_ingest", server, repeats, prepare, run)
+        raw = RawBaseline(server.root / "raw.db", series.raw_batches(LOGBATCH_SIZE))
+        seconds, raw_seconds = _timed_repeats(
+            ctx, "logbatch_ingest", server, raw, repeats, prepare, run
+        )
+        raw.close()
         channel.close()
         stored = count_points(server.db_path)
         rec = throughput(
@@ -99,8 +106,7 @@ def logbatch_ingest(ctx: Context) -> list[Record]:
             server_peak_rss_mb=ctx.ingest_peaks_mb["logbatch_ingest"],
             points_stored_ok=stored == warmup.points + repeats * series.points,
         )
-        server.stop()
-        return [_with_raw(rec, server, series.raw_batches(LOGBATCH_SIZE), repeats)]
+        return [_with_raw(rec, raw, raw_seconds)]
 
 
 def stream_ingest(ctx: Context) -> list[Record]:
@@ -118,7 +124,11 @@ def stream_ingest(ctx: Context) -> list[Record]:
         def run(batches: list[Any]) -> None:
             client.send_stream(stub, uuid.uuid4().hex, batches)
 
-        seconds = _timed_repeats(ctx, "stream_ingest", server, repeats, prepare, run)
+        raw = RawBaseline(server.root / "raw.db", series.raw_batches(STREAM_BATCH))
+        seconds, raw_seconds = _timed_repeats(
+            ctx, "stream_ingest", server, raw, repeats, prepare, run
+        )
+        raw.close()
         channel.close()
         stored = count_points(server.db_path)
         rec = throughput(
@@ -131,8 +141,7 @@ def stream_ingest(ctx: Context) -> list[Record]:
             server_peak_rss_mb=ctx.ingest_peaks_mb["stream_ingest"],
             points_stored_ok=stored == warmup.points + repeats * series.points,
         )
-        server.stop()
-        return [_with_raw(rec, server, series.raw_batches(STREAM_BATCH), repeats)]
+        return [_with_raw(rec, raw, raw_seconds)]
 
 
 def _writer_process(target: str, pipe: Connection) -> None:
@@ -162,13 +171,18 @@ def _expect(pipe: Connection, what: str) -> Any:
     return reply
 
 
-def _concurrent_round(
+def _writers_ready(
     stub: client.Stub, experiment: str, pipes: Sequence[Connection], seed: int
-) -> float:
+) -> None:
+    """Gives each writer a new run; returns once all have built their batches."""
     for i, pipe in enumerate(pipes):
         pipe.send((client.create_run(stub, experiment), seed * 100 + i))
     for pipe in pipes:
         _expect(pipe, "ready")
+
+
+def _writers_go(pipes: Sequence[Connection]) -> float:
+    """Starts every writer; returns the seconds until the last one's last ack."""
     started = time.monotonic()
     for pipe in pipes:
         pipe.send("go")
@@ -178,6 +192,13 @@ def _concurrent_round(
 def concurrent_writers(ctx: Context) -> list[Record]:
     repeats = ctx.reps(3)
     total = WRITERS * WRITER_SERIES.points
+    raw_batches = [
+        batch
+        for w in range(WRITERS)
+        for batch in Series(WRITER_SERIES.keys, WRITER_SERIES.steps, w).raw_batches(
+            WRITER_BATCH, first_series_id=1 + w * WRITER_SERIES.keys
+        )
+    ]
     # spawn, not fork: the parent holds live gRPC channels, which do not survive a fork.
     spawn = mp.get_context("spawn")
     with BenchServer(ctx.tmp) as server:
@@ -190,16 +211,19 @@ def concurrent_writers(ctx: Context) -> list[Record]:
             proc.start()
             pipes.append(parent)
             procs.append(proc)
+        raw = RawBaseline(server.root / "raw.db", raw_batches)
         try:
-            progress("concurrent_writers: warm-up round")
-            _concurrent_round(stub, experiment, pipes, seed=0)
-            seconds = []
-            with RssSampler(server.pid) as sampler:
-                for i in range(repeats):
-                    seconds.append(_concurrent_round(stub, experiment, pipes, seed=i + 1))
-                    progress(f"concurrent_writers: repeat {i + 1}/{repeats}: {seconds[-1]:.3f} s")
-            ctx.ingest_peaks_mb["concurrent_writers"] = sampler.peak_mb
+            seconds, raw_seconds = _timed_repeats(
+                ctx,
+                "concurrent_writers",
+                server,
+                raw,
+                repeats,
+                lambda i: _writers_ready(stub, experiment, pipes, seed=i + 1),
+                lambda _: _writers_go(pipes),
+            )
         finally:
+            raw.close()
             for pipe in pipes:
                 pipe.send(None)
             for proc in procs:
@@ -215,15 +239,7 @@ def concurrent_writers(ctx: Context) -> list[Record]:
             points_per_writer=WRITER_SERIES.points,
             batch_points=WRITER_BATCH,
             writer_kind="process",
-            server_peak_rss_mb=sampler.peak_mb,
+            server_peak_rss_mb=ctx.ingest_peaks_mb["concurrent_writers"],
             points_stored_ok=stored == (repeats + 1) * total,
         )
-        server.stop()
-        raw_batches = [
-            batch
-            for w in range(WRITERS)
-            for batch in Series(WRITER_SERIES.keys, WRITER_SERIES.steps, w).raw_batches(
-                WRITER_BATCH, first_series_id=1 + w * WRITER_SERIES.keys
-            )
-        ]
-        return [_with_raw(rec, server, raw_batches, repeats)]
+        return [_with_raw(rec, raw, raw_seconds)]

@@ -53,13 +53,20 @@ def insert_seconds(conn: sqlite3.Connection, batches: Sequence[Sequence[Row]]) -
     return time.perf_counter() - started
 
 
-def raw_seconds(path: Path, batches: Sequence[Sequence[Row]], repeats: int) -> list[float]:
-    """Times `repeats` inserts of the batches into one fresh database, as the server
-    workloads append their repeats to one database."""
-    create_db(path)
-    conn = connect(path)
-    try:
-        insert_seconds(conn, batches[:1])  # warm-up, as the server workloads do
-        return [insert_seconds(conn, batches) for _ in range(repeats)]
-    finally:
-        conn.close()
+class RawBaseline:
+    """A fresh database that takes the same batches again at each `time()`, as the server
+    workloads append their repeats to one database. Timed between the server's repeats,
+    so that both see the same background load."""
+
+    def __init__(self, path: Path, batches: Sequence[Sequence[Row]]) -> None:
+        self.batches = batches
+        self.points = sum(len(b) for b in batches)
+        create_db(path)
+        self._conn = connect(path)
+        insert_seconds(self._conn, batches[:1])  # warm-up, as the server workloads do
+
+    def time(self) -> float:
+        return insert_seconds(self._conn, self.batches)
+
+    def close(self) -> None:
+        self._conn.close()

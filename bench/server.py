@@ -175,6 +175,7 @@ class BenchServer:
             try:
                 self.proc.wait(15)
             except subprocess.TimeoutExpired:
+                sys.stderr.write("[bench] server ignored SIGTERM for 15 s; killing it\n")
                 self.proc.kill()
                 self.proc.wait(10)
         self.proc = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -16,8 +17,10 @@ from grpc_reflection.v1alpha import reflection
 from trackway.artifacts.repos import open_repository
 from trackway.artifacts.service import ArtifactService
 from trackway.config import ServerConfig
-from trackway.server import artifacts_servicer, tracking_servicer
+from trackway.registry.service import RegistryService
+from trackway.server import artifacts_servicer, registry_servicer, tracking_servicer
 from trackway.server.errors import ErrorInterceptor
+from trackway.store.registry_store import SqlRegistryStore
 from trackway.store.tracking_store import SqlTrackingStore
 from trackway.tracking import limits
 from trackway.tracking.service import TrackingService
@@ -91,9 +94,12 @@ def create_server(config: ServerConfig) -> RunningServer:
     )
     tracking_name = tracking_servicer.register(server, TrackingService(store))
     artifacts_name = artifacts_servicer.register(server, artifacts)
+    registry = RegistryService(SqlRegistryStore.from_tracking(store), store)
+    registry_name = registry_servicer.register(server, registry)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [tracking_name, artifacts_name, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [tracking_name, artifacts_name, registry_name]
+    names += [health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     try:
         port = server.add_insecure_port(_address(config.host, config.grpc_port))
@@ -101,7 +107,7 @@ def create_server(config: ServerConfig) -> RunningServer:
         store.close()
         raise OSError(f"cannot listen on {_address(config.host, config.grpc_port)}: {exc}") from exc
     server.start()
-    for name in ("", tracking_name, artifacts_name):
+    for name in ("", tracking_name, artifacts_name, registry_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(server, port, store, artifacts, health_servicer, names)
     threading.Thread(target=_sweep_forever, args=(running,), daemon=True).start()
@@ -120,6 +126,11 @@ def _sweep_forever(running: RunningServer) -> None:
 def serve(config: ServerConfig) -> int:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully; returns the exit code."""
     running = create_server(config)
+    # Everything allocated at start-up lives as long as the process: keep it out of the
+    # collector's way. History reads build 100k-tuple results, and the default threshold
+    # would run full collections over the whole heap several times per read.
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     log.info(
         "serving gRPC on %s (store %s, artifacts %s)",
         _address(config.host, running.port),

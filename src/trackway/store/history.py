@@ -7,7 +7,8 @@ in chunks, so even a series of many millions of points is reduced in bounded mem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -38,9 +39,9 @@ _RANGE_SQL = (
 class Points:
     """Columns of a series; a None value is NaN."""
 
-    steps: list[int] = field(default_factory=list)
-    timestamps: list[int] = field(default_factory=list)
-    values: list[float | None] = field(default_factory=list)
+    steps: Sequence[int] = ()
+    timestamps: Sequence[int] = ()
+    values: Sequence[float | None] = ()
 
 
 def series_id(conn: Connection, run_id: str, key: str) -> int | None:
@@ -63,10 +64,11 @@ def _cursor(conn: Connection, sql: str, params: tuple[object, ...], *, stream: b
     return cur
 
 
-def _columns(rows: list[Any], width: int) -> list[list[Any]]:
+def _columns(rows: list[Any], width: int) -> list[Sequence[Any]]:
+    """Rows to columns, transposed in C; the columns are tuples, never copied again."""
     if not rows:
-        return [[] for _ in range(width)]
-    return [list(c) for c in zip(*rows, strict=True)]
+        return [() for _ in range(width)]
+    return list(zip(*rows, strict=True))
 
 
 def page(

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from trackway.errors import FailedPrecondition
-from trackway.store import dialect
-from trackway.store.schema import metric_series, params, runs, tags
+from trackway.store import dialect, driver
+from trackway.store.schema import params, runs, tags
 from trackway.tracking.entities import MetricColumns, RunWrites
 
 RUN_NAME_TAG = "mlflow.runName"
@@ -59,47 +59,72 @@ def write_tags(conn: Connection, run_id: str, items: Sequence[tuple[str, str]]) 
 
 
 def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns]) -> None:
+    """Appends points of several keys: one read of the keys' series rows, one insert per
+    new key, one bulk update of the latest points that moved, one bulk insert of points."""
+    by_key = _merge_keys(columns)
+    if not by_key:
+        return
+    keys = list(by_key)
+    marks = ", ".join("?" * len(keys))
+    stored = {
+        row[0]: row[1:]
+        for row in driver.fetchall(
+            conn,
+            "SELECT key, series_id, last_step, last_timestamp, last_value FROM metric_series "
+            f"WHERE run_id = ? AND key IN ({marks})",
+            [run_id, *keys],
+        )
+    }
+    moved: list[tuple[int, int, float | None, int]] = []
+    series: list[tuple[int, MetricColumns]] = []
+    for key, col in by_key.items():
+        newest = max(zip(col.steps, col.timestamps, col.values, strict=True))
+        found = stored.get(key)
+        if found is None:
+            series_id = _new_series(conn, run_id, key, newest)
+        else:
+            series_id = found[0]
+            if _newer(newest, (found[1], found[2], _null_to_nan(found[3]))):
+                moved.append((newest[0], newest[1], _nan_to_null(newest[2]), series_id))
+        series.append((series_id, col))
+    if moved:
+        driver.executemany(
+            conn,
+            "UPDATE metric_series SET last_step = ?, last_timestamp = ?, last_value = ? "
+            "WHERE series_id = ?",
+            moved,
+        )
+    dialect.insert_points(conn, series)
+
+
+def _merge_keys(columns: Sequence[MetricColumns]) -> dict[str, MetricColumns]:
+    """One column set per key; a batch may name a key twice."""
+    by_key: dict[str, MetricColumns] = {}
     for col in columns:
-        if len(col.values):
-            _append_series(conn, run_id, col)
+        if not len(col.values):
+            continue
+        seen = by_key.get(col.key)
+        if seen is None:
+            by_key[col.key] = col
+        else:
+            by_key[col.key] = MetricColumns(
+                col.key,
+                [*seen.steps, *col.steps],
+                [*seen.timestamps, *col.timestamps],
+                [*seen.values, *col.values],
+            )
+    return by_key
 
 
-def _append_series(conn: Connection, run_id: str, col: MetricColumns) -> None:
-    newest = max(zip(col.steps, col.timestamps, col.values, strict=True))
-    row = conn.execute(
-        select(
-            metric_series.c.series_id,
-            metric_series.c.last_step,
-            metric_series.c.last_timestamp,
-            metric_series.c.last_value,
-        ).where(metric_series.c.run_id == run_id, metric_series.c.key == col.key)
-    ).first()
-    if row is None:
-        series_id = conn.execute(
-            insert(metric_series)
-            .values(
-                run_id=run_id,
-                key=col.key,
-                last_step=newest[0],
-                last_timestamp=newest[1],
-                last_value=_nan_to_null(newest[2]),
-            )
-            .returning(metric_series.c.series_id)
-        ).scalar_one()
-    else:
-        series_id = row.series_id
-        stored = (row.last_step, row.last_timestamp, _null_to_nan(row.last_value))
-        if _newer(newest, stored):
-            conn.execute(
-                update(metric_series)
-                .where(metric_series.c.series_id == series_id)
-                .values(
-                    last_step=newest[0],
-                    last_timestamp=newest[1],
-                    last_value=_nan_to_null(newest[2]),
-                )
-            )
-    dialect.insert_points(conn, series_id, col.steps, col.timestamps, col.values)
+def _new_series(conn: Connection, run_id: str, key: str, newest: tuple[int, int, float]) -> int:
+    row = driver.fetchone(
+        conn,
+        "INSERT INTO metric_series (run_id, key, last_step, last_timestamp, last_value) "
+        "VALUES (?, ?, ?, ?, ?) RETURNING series_id",
+        [run_id, key, newest[0], newest[1], _nan_to_null(newest[2])],
+    )
+    assert row is not None
+    return int(row[0])
 
 
 def _newer(candidate: tuple[int, int, float], stored: tuple[int, int, float]) -> bool:

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from trackway.errors import FailedPrecondition, NotFound, invalid
-from trackway.store import dialect, experiment_ops, ingest, rows
+from trackway.store import dialect, driver, experiment_ops, ingest, rows
 from trackway.store.schema import (
     datasets,
     experiments,
@@ -40,7 +40,8 @@ def info(conn: Connection, run_id: str) -> RunInfo:
 
 def require_active(conn: Connection, run_id: str) -> None:
     """One primary-key read that every write to a run starts with."""
-    stage = conn.execute(select(runs.c.lifecycle_stage).where(runs.c.run_id == run_id)).scalar()
+    row = driver.fetchone(conn, "SELECT lifecycle_stage FROM runs WHERE run_id = ?", [run_id])
+    stage = None if row is None else row[0]
     if stage is None:
         raise NotFound(f"run {run_id} does not exist")
     if stage != ACTIVE:

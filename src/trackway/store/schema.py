@@ -226,3 +226,5 @@ __all__ = [
     "runs",
     "tags",
 ]
+
+from trackway.store import registry_schema  # noqa: E402, F401  (registers the registry tables)
