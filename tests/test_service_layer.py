@@ -75,7 +75,7 @@ def test_metric_history_pages_and_downsampling(service: TrackingService) -> None
     assert reduced.steps[0] == 0 and reduced.steps[-1] == 19
     assert {0.0, 6.0} <= set(reduced.values)
     empty, _ = service.metric_history(run_id, "missing")
-    assert empty.steps == []
+    assert list(empty.steps) == []
 
 
 def test_errors_are_typed_domain_errors(service: TrackingService) -> None:

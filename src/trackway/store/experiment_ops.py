@@ -14,6 +14,7 @@ from trackway.store.schema import (
     experiment_tags,
     experiments,
     input_tags,
+    metric_blocks,
     metric_series,
     metrics,
     params,
@@ -206,6 +207,7 @@ def purge(conn: Connection, experiment_id: int) -> int:
     series = select(metric_series.c.series_id).where(metric_series.c.run_id.in_(run_ids))
     input_ids = select(run_inputs.c.input_id).where(run_inputs.c.run_id.in_(run_ids))
     conn.execute(delete(metrics).where(metrics.c.series_id.in_(series)))
+    conn.execute(delete(metric_blocks).where(metric_blocks.c.series_id.in_(series)))
     conn.execute(delete(metric_series).where(metric_series.c.run_id.in_(run_ids)))
     conn.execute(delete(input_tags).where(input_tags.c.input_id.in_(input_ids)))
     conn.execute(delete(run_inputs).where(run_inputs.c.run_id.in_(run_ids)))

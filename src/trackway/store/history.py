@@ -14,10 +14,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from trackway.store.schema import metric_series
+from trackway.store.schema import BLOCK_BITS, metric_series
 from trackway.tracking.downsample import Reducer
 
 CHUNK = 100_000
+# Read block summaries instead of points once a bucket spans this many blocks: a block's
+# extremes then land in the right bucket, except near bucket edges, where a point that
+# was no extreme of its block cannot be chosen (it is at most one block from one that is).
+BLOCKS_PER_BUCKET = 4
 
 _PAGE_SQL = (
     "SELECT step, timestamp, value, id FROM metrics WHERE series_id = {p} "
@@ -28,6 +32,14 @@ _FIRST_PAGE_SQL = (
     "ORDER BY step, id LIMIT {p}"
 )
 _ALL_SQL = "SELECT step, timestamp, value FROM metrics WHERE series_id = {p} ORDER BY step, id"
+_BLOCKS_SQL = (
+    "SELECT min_step, min_timestamp, min_value, max_step, max_timestamp, max_value "
+    "FROM metric_blocks WHERE series_id = {p} AND min_value IS NOT NULL ORDER BY block"
+)
+_END_SQL = (
+    "SELECT step, timestamp, value FROM metrics WHERE series_id = {p} "
+    "ORDER BY step {d}, id {d} LIMIT 1"
+)
 _RANGE_SQL = (
     "SELECT (SELECT step FROM metrics WHERE series_id = {p} ORDER BY step LIMIT 1), "
     "(SELECT step FROM metrics WHERE series_id = {p} ORDER BY step DESC LIMIT 1), "
@@ -71,6 +83,23 @@ def _columns(rows: list[Any], width: int) -> list[Sequence[Any]]:
     return list(zip(*rows, strict=True))
 
 
+def _from_blocks(conn: Connection, series: int, reducer: Reducer) -> Points:
+    ends = []
+    for direction in ("ASC", "DESC"):
+        cur = _cursor(conn, _END_SQL.replace("{d}", direction), (series,))
+        ends.append(tuple(cur.fetchone()))
+        cur.close()
+    reducer.set_ends(ends[0], ends[1])
+    cur = _cursor(conn, _BLOCKS_SQL, (series,))
+    try:
+        for row in cur.fetchall():
+            reducer.feed_extremes(row[:3], row[3:])
+    finally:
+        cur.close()
+    steps, stamps, values = _columns(reducer.result(), 3)
+    return Points(steps, stamps, values)
+
+
 def page(
     conn: Connection, series: int, after: tuple[int, int] | None, size: int
 ) -> tuple[Points, tuple[int, int] | None]:
@@ -93,12 +122,14 @@ def downsampled(conn: Connection, series: int, max_points: int) -> Points:
     cur.close()
     if first is None:
         return Points()
+    reducer = Reducer(first, last, max_points)
+    if head > max_points and reducer.bucket_steps() >= BLOCKS_PER_BUCKET << BLOCK_BITS:
+        return _from_blocks(conn, series, reducer)
     cur = _cursor(conn, _ALL_SQL, (series,), stream=True)
     try:
         if head <= max_points:
             steps, stamps, values = _columns(cur.fetchall(), 3)
             return Points(steps, stamps, values)
-        reducer = Reducer(first, last, max_points)
         while rows := cur.fetchmany(CHUNK):
             reducer.feed(*_columns(rows, 3))
     finally:

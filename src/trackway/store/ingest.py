@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from trackway.errors import FailedPrecondition
-from trackway.store import dialect, driver
+from trackway.store import blocks, dialect, driver
 from trackway.store.schema import params, runs, tags
 from trackway.tracking.entities import MetricColumns, RunWrites
 
@@ -95,6 +95,7 @@ def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns
             moved,
         )
     dialect.insert_points(conn, series)
+    blocks.write(conn, series)
 
 
 def _merge_keys(columns: Sequence[MetricColumns]) -> dict[str, MetricColumns]:

@@ -141,6 +141,25 @@ metrics = Table(
     Index(None, "series_id", "step", "id"),
 )
 
+# Per series and block of 2**BLOCK_BITS steps: the point count and the lowest and highest
+# point, kept in the transaction that writes the points, so that a downsampled read of a
+# long series reads one row per block instead of every point. NULL extremes: only NaN.
+BLOCK_BITS = 5
+
+metric_blocks = Table(
+    "metric_blocks",
+    metadata,
+    Column("series_id", BigInteger, primary_key=True),
+    Column("block", BigInteger, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("min_value", Double, nullable=True),
+    Column("min_step", BigInteger, nullable=True),
+    Column("min_timestamp", BigInteger, nullable=True),
+    Column("max_value", Double, nullable=True),
+    Column("max_step", BigInteger, nullable=True),
+    Column("max_timestamp", BigInteger, nullable=True),
+)
+
 datasets = Table(
     "datasets",
     metadata,
@@ -219,6 +238,7 @@ __all__ = [
     "input_tags",
     "log_writers",
     "metadata",
+    "metric_blocks",
     "metric_series",
     "metrics",
     "params",

@@ -28,6 +28,10 @@ class Reducer:
         self._first: Point | None = None
         self._last: Point | None = None
 
+    def bucket_steps(self) -> int:
+        """How many steps one bucket spans."""
+        return self._span // self._buckets
+
     def _bucket(self, step: int) -> int:
         return (step - self._lo) * self._buckets // self._span
 
@@ -53,6 +57,22 @@ class Reducer:
             if end > start:
                 self._take(bucket, steps, stamps, values, start, end)
             start = end
+
+    def feed_extremes(self, low: Point, high: Point) -> None:
+        """Offers a block's lowest and highest point; each lands in its own bucket."""
+        for point, store, better in (
+            (low, self._low, float.__lt__),
+            (high, self._high, float.__gt__),
+        ):
+            value = point[2]
+            if value is None:
+                continue
+            bucket = self._bucket(point[0])
+            if bucket not in store or better(float(value), store[bucket][0]):
+                store[bucket] = (float(value), point)
+
+    def set_ends(self, first: Point, last: Point) -> None:
+        self._first, self._last = first, last
 
     def _take(
         self,

@@ -37,6 +37,23 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_table(
+        "metric_blocks",
+        sa.Column("series_id", sa.BigInteger(), nullable=False),
+        sa.Column("block", sa.BigInteger(), nullable=False),
+        sa.Column("count", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "min_value", sa.Float(precision=53).with_variant(sa.Float(), "sqlite"), nullable=True
+        ),
+        sa.Column("min_step", sa.BigInteger(), nullable=True),
+        sa.Column("min_timestamp", sa.BigInteger(), nullable=True),
+        sa.Column(
+            "max_value", sa.Float(precision=53).with_variant(sa.Float(), "sqlite"), nullable=True
+        ),
+        sa.Column("max_step", sa.BigInteger(), nullable=True),
+        sa.Column("max_timestamp", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("series_id", "block", name=op.f("pk_metric_blocks")),
+    )
+    op.create_table(
         "idempotency_keys",
         sa.Column("request_id", sa.String(length=64), nullable=False),
         sa.Column("method", sa.String(length=100), nullable=False),
@@ -302,3 +319,4 @@ def downgrade() -> None:
 
     op.drop_table("idempotency_keys")
     op.drop_table("experiments")
+    op.drop_table("metric_blocks")
