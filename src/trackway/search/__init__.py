@@ -43,3 +43,17 @@ __all__ = [
     "order_clauses",
     "query_fingerprint",
 ]
+
+from trackway.search.registry import (
+    compile_model_version_filter,
+    compile_model_version_order,
+    compile_registered_model_filter,
+    compile_registered_model_order,
+)
+
+__all__ += [
+    "compile_model_version_filter",
+    "compile_model_version_order",
+    "compile_registered_model_filter",
+    "compile_registered_model_order",
+]

@@ -76,7 +76,7 @@ model_versions = Table(
     # As the client gave it: an artifact URI, or a runs:/ or models:/ URI.
     Column("source", String(1000), nullable=False),
     # Where the bytes are: `source` resolved at creation, below the artifact root.
-    Column("storage_location", String(1300), nullable=False),
+    Column("storage_location", String(2048), nullable=False),
     Column("run_id", String(32), nullable=True),
     Column("run_link", String(500), nullable=False),
     Column("current_stage", String(20), nullable=False),

@@ -6,35 +6,25 @@ as tracking writes, on one connection, and a version's run check sees the runs t
 in the same transaction. Each write job replays its request id first, exactly like the
 tracking store's, so a retried write is answered from its first attempt.
 
-On PostgreSQL several server replicas may write at once. A transaction that the database
-aborts for a deadlock or a serialization failure (SQLSTATE 40P01 or 40001) is rolled
-back whole, so the job runs again, up to `MAX_WRITE_ATTEMPTS` times.
+Writes go through `trackway.store.writes.idempotent_write`, which also reruns a job that
+PostgreSQL aborted for a deadlock between replicas.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from trackway.errors import Aborted
 from trackway.registry.entities import ModelVersion, NewVersion, RegisteredModel
-from trackway.registry.limits import MAX_WRITE_ATTEMPTS
-from trackway.store import idempotency, registry_ops
-from trackway.store.tracking_store import SqlTrackingStore, now_ms
+from trackway.store import registry_ops, writes
+from trackway.store.tracking_store import SqlTrackingStore
 from trackway.store.writer import GroupCommitWriter
 from trackway.tracking.entities import Page
 
 T = TypeVar("T")
-_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
-
-
-def _retryable(exc: DBAPIError) -> bool:
-    return getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES
 
 
 class SqlRegistryStore:
@@ -58,27 +48,7 @@ class SqlRegistryStore:
     def _write(
         self, method: str, request_id: str, fn: Callable[[Connection, int], str | None]
     ) -> str:
-        def job(conn: Connection) -> str:
-            prior = idempotency.replay(conn, request_id, method)
-            if prior is not None:
-                return prior
-            now = now_ms()
-            result = fn(conn, now) or ""
-            idempotency.record(conn, request_id, method, result, now)
-            return result
-
-        for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
-            try:
-                return self.writer.run(job)
-            except IntegrityError as exc:
-                raise Aborted(
-                    f"{method} conflicted with a concurrent write ({exc.orig}); retry it"
-                ) from exc
-            except DBAPIError as exc:
-                if not _retryable(exc) or attempt == MAX_WRITE_ATTEMPTS:
-                    raise
-                time.sleep(0.005 * attempt)
-        raise AssertionError("unreachable")
+        return writes.idempotent_write(self.writer, method, request_id, fn)
 
     # Registered models
 

@@ -84,7 +84,8 @@ runs = Table(
     Column("end_time", BigInteger, nullable=True),
     Column("deleted_time", BigInteger, nullable=True),
     Column("lifecycle_stage", String(20), nullable=False),
-    Column("artifact_uri", String(1000), nullable=False),
+    # The experiment's location (at most 1,000) plus "/<run id>/artifacts".
+    Column("artifact_uri", String(2048), nullable=False),
     Column("parent_run_id", String(32), nullable=True),
     CheckConstraint("lifecycle_stage IN ('active', 'deleted')", name="lifecycle_stage"),
     CheckConstraint(

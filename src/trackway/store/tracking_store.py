@@ -7,16 +7,14 @@ answered from its first attempt and never applied twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
-from trackway.errors import Aborted, FailedPrecondition
+from trackway.errors import FailedPrecondition
 from trackway.store import engine as engines
 from trackway.store import (
     experiment_ops,
@@ -26,9 +24,11 @@ from trackway.store import (
     migrate,
     run_ops,
     search_ops,
+    writes,
 )
 from trackway.store.schema import log_writers
 from trackway.store.writer import GroupCommitWriter
+from trackway.store.writes import now_ms
 from trackway.tracking.entities import (
     ACTIVE,
     DELETED,
@@ -41,10 +41,6 @@ from trackway.tracking.entities import (
 )
 
 T = TypeVar("T")
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 class SqlTrackingStore:
@@ -81,21 +77,7 @@ class SqlTrackingStore:
     def _write(
         self, method: str, request_id: str, fn: Callable[[Connection, int], str | None]
     ) -> str:
-        def job(conn: Connection) -> str:
-            prior = idempotency.replay(conn, request_id, method)
-            if prior is not None:
-                return prior
-            now = now_ms()
-            result = fn(conn, now) or ""
-            idempotency.record(conn, request_id, method, result, now)
-            return result
-
-        try:
-            return self.writer.run(job)
-        except IntegrityError as exc:
-            raise Aborted(
-                f"{method} conflicted with a concurrent write ({exc.orig}); retry it"
-            ) from exc
+        return writes.idempotent_write(self.writer, method, request_id, fn)
 
     # Experiments
 

@@ -155,7 +155,7 @@ def upgrade() -> None:
         sa.Column("end_time", sa.BigInteger(), nullable=True),
         sa.Column("deleted_time", sa.BigInteger(), nullable=True),
         sa.Column("lifecycle_stage", sa.String(length=20), nullable=False),
-        sa.Column("artifact_uri", sa.String(length=1000), nullable=False),
+        sa.Column("artifact_uri", sa.String(length=2048), nullable=False),
         sa.Column("parent_run_id", sa.String(length=32), nullable=True),
         sa.CheckConstraint(
             "lifecycle_stage IN ('active', 'deleted')", name=op.f("ck_runs_lifecycle_stage")

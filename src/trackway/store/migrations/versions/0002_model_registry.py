@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("last_updated_timestamp", sa.BigInteger(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("source", sa.String(length=1000), nullable=False),
-        sa.Column("storage_location", sa.String(length=1300), nullable=False),
+        sa.Column("storage_location", sa.String(length=2048), nullable=False),
         sa.Column("run_id", sa.String(length=32), nullable=True),
         sa.Column("run_link", sa.String(length=500), nullable=False),
         sa.Column("current_stage", sa.String(length=20), nullable=False),
