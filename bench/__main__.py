@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import ingest, lifecycle, reads
+from bench import artifacts, ingest, lifecycle, reads
 from bench.context import Context
 from bench.log import progress
 from bench.results import Record
@@ -38,6 +38,7 @@ WORKLOADS: dict[str, Workload] = {
     "metric_history": reads.metric_history,
     "server_start": lifecycle.server_start,
     "idle_rss": lifecycle.idle_rss,
+    "artifact_transfer": artifacts.artifact_transfer,
 }
 
 

@@ -117,10 +117,19 @@ class BenchServer:
     which is how the existing-database start-up is timed.
     """
 
-    def __init__(self, root: Path | None = None, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        threads: int | None = None,
+        artifacts_destination: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="trackway-bench-", dir=root))
         self.db_path = self.root / "trackway.db"
         self.threads = threads
+        self.artifacts_destination = artifacts_destination or (self.root / "artifacts").as_uri()
+        self.env = env or {}
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = open(self.root / "server.log", "ab")  # noqa: SIM115 - closed in cleanup()
@@ -144,7 +153,7 @@ class BenchServer:
             "--backend-store-uri",
             f"sqlite:///{self.db_path}",
             "--artifacts-destination",
-            (self.root / "artifacts").as_uri(),
+            self.artifacts_destination,
             "--grace-seconds",
             "2",
             "--log-level",
@@ -157,7 +166,7 @@ class BenchServer:
             args,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
         )
         try:
             wait_serving(self.port, self.proc)

@@ -7,10 +7,18 @@
 #
 # Run directly it does the same: `bash scripts/test-services.sh start|stop|purge`.
 #
+# It also starts three object-store emulators for the artifact repository tests, each
+# installed first when missing: moto in server mode (S3; from the venv's test extra),
+# Azurite's blob service (Azure; npm devDependency) and gcp-storage-emulator (GCS; test
+# extra). The venv is created and `pip install -e '.[test]'` run when a tool is missing.
+#
 # start_services is idempotent: it reuses a server that already answers on the port and a
 # grpcurl that is already installed. It exports
-#   TRACKWAY_TEST_POSTGRES_URL  postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres
-#   TRACKWAY_GRPCURL            absolute path of a grpcurl binary
+#   TRACKWAY_TEST_POSTGRES_URL             postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres
+#   TRACKWAY_GRPCURL                       absolute path of a grpcurl binary
+#   TRACKWAY_TEST_S3_ENDPOINT              http://127.0.0.1:$S3_PORT
+#   TRACKWAY_TEST_AZURE_CONNECTION_STRING  Azurite's devstoreaccount1 connection string
+#   TRACKWAY_TEST_GCS_EMULATOR             http://127.0.0.1:$GCS_PORT
 # It prints progress to stderr, returns non-zero with a message on failure and leaves the
 # caller's shell options (set -e, -u, pipefail) as they were: the work runs in subshells.
 #
@@ -19,10 +27,19 @@
 #   TRACKWAY_TEST_PG_START_TIMEOUT  seconds to wait for the server (default 60)
 #   TRACKWAY_PG_BINDIR              PostgreSQL server binaries (default: newest under
 #                                   /usr/lib/postgresql, installed with apt when missing)
+#   TRACKWAY_TEST_S3_PORT           moto's port (default 54330)
+#   TRACKWAY_TEST_AZURE_PORT        Azurite's blob port (default 54331)
+#   TRACKWAY_TEST_GCS_PORT          gcp-storage-emulator's port (default 54332)
+#   TRACKWAY_TEST_EMULATOR_START_TIMEOUT  seconds to wait for each emulator (default 60)
+#   TRACKWAY_TEST_EMULATORS=0       start no emulator and export none of their variables
+#                                   (their tests then skip, or fail under CI=true)
 #
 # The cluster lives in /tmp/trackway-test-pg-$PORT (data/, server.log, socket), belongs to
 # the postgres OS user when run as root, trusts every local connection and runs with
-# fsync, synchronous_commit and full_page_writes off: it is for tests only.
+# fsync, synchronous_commit and full_page_writes off: it is for tests only. Each emulator
+# runs in the background, in its own session, with its log and pid file in
+# /tmp/trackway-test-{s3,azure,gcs}-$PORT/ and its data in memory; stop_services stops the
+# ones it started (found by pid file), never a server it merely reused.
 
 _TRACKWAY_SERVICES_DIR=$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
 
@@ -234,6 +251,228 @@ _tw_pg_start() {
   fi
 }
 
+# ---------------------------------------------------------------------------------------
+# Object-store emulators
+
+_TRACKWAY_ROOT=$(CDPATH='' cd -- "$_TRACKWAY_SERVICES_DIR/.." && pwd)
+
+# Azurite's fixed, public development account (documented by Microsoft; not a secret).
+_TW_AZURITE_ACCOUNT=devstoreaccount1
+_TW_AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+
+_tw_s3_port() { echo "${TRACKWAY_TEST_S3_PORT:-54330}"; }
+_tw_azure_port() { echo "${TRACKWAY_TEST_AZURE_PORT:-54331}"; }
+_tw_gcs_port() { echo "${TRACKWAY_TEST_GCS_PORT:-54332}"; }
+_tw_emu_base() { echo "/tmp/trackway-test-$1-$2"; }
+
+_tw_emulators_enabled() { [[ ${TRACKWAY_TEST_EMULATORS:-1} != 0 ]]; }
+
+# Succeed when an HTTP GET of URL $1 gets an answer (any status) whose status, headers
+# or body match the Python regular expression $2. Proxies are ignored: this is loopback.
+_tw_http_answers() {
+  python3 - "$1" "$2" >/dev/null 2>&1 <<'EOF'
+import re, sys, urllib.error, urllib.request
+url, pattern = sys.argv[1], sys.argv[2]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open(url, timeout=2) as reply:
+        status, headers, body = reply.status, str(reply.headers), reply.read(4096)
+except urllib.error.HTTPError as err:
+    status, headers, body = err.code, str(err.headers), err.read(4096)
+except Exception:
+    sys.exit(1)
+text = f"{status}\n{headers}\n{body.decode('utf-8', 'replace')}"
+sys.exit(0 if re.search(pattern, text) else 1)
+EOF
+}
+
+# Succeed when something accepts TCP connections on 127.0.0.1:$1.
+_tw_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Print the path of console script $1 in the project's venv, creating the venv and
+# installing the test extra first when it is missing.
+_tw_venv_tool() {
+  local venv=$_TRACKWAY_ROOT/.venv python=${PYTHON:-python3}
+  if [[ ! -x $venv/bin/$1 ]]; then
+    if [[ ! -x $venv/bin/python ]]; then
+      _tw_log "creating $venv"
+      "$python" -m venv "$venv" >&2 || return 1
+    fi
+    _tw_log "$1 not found; installing trackway[test] into $venv"
+    "$venv/bin/python" -m pip install -q -e "${_TRACKWAY_ROOT}[test]" </dev/null >&2 || return 1
+  fi
+  if [[ ! -x $venv/bin/$1 ]]; then
+    _tw_log "error: $venv/bin/$1 still missing after installing trackway[test]"
+    return 1
+  fi
+  echo "$venv/bin/$1"
+}
+
+# Print the path of Azurite's blob server, running `npm install` (and installing Node.js
+# with apt) first when it is missing.
+_tw_azurite_tool() {
+  local bin=$_TRACKWAY_ROOT/node_modules/.bin/azurite-blob
+  if [[ ! -x $bin ]]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      _tw_apt_install nodejs npm || return 1
+    fi
+    _tw_log "azurite-blob not found; running npm install in $_TRACKWAY_ROOT"
+    (cd "$_TRACKWAY_ROOT" && npm install --no-audit --no-fund --silent </dev/null >&2) ||
+      return 1
+  fi
+  if [[ ! -x $bin ]]; then
+    _tw_log "error: $bin still missing after npm install (is azurite in package.json?)"
+    return 1
+  fi
+  echo "$bin"
+}
+
+# Succeed when the process in pid file $1/server.pid is alive (not a zombie) and its
+# command line contains $2.
+_tw_emu_alive() {
+  local pid state
+  [[ -f $1/server.pid ]] || return 1
+  read -r pid 2>/dev/null <"$1/server.pid" || return 1
+  [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
+  [[ $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == *"$2"* ]] || return 1
+  state=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  state=${state##*) }
+  [[ ${state%% *} != Z ]]
+}
+
+# Start emulator $1 on port $2 unless something answers on URL $3 with pattern $4, or one
+# of ours (command line containing $5) is already starting. The rest is the command.
+_tw_emu_launch() {
+  local name=$1 port=$2 url=$3 pattern=$4 marker=$5 base
+  shift 5
+  base=$(_tw_emu_base "$name" "$port")
+  if _tw_http_answers "$url" "$pattern"; then
+    _tw_log "$name emulator already answers on 127.0.0.1:$port; reusing it"
+    return 0
+  fi
+  mkdir -p "$base" || return 1
+  if _tw_emu_alive "$base" "$marker"; then
+    return 0
+  fi
+  if _tw_port_open "$port"; then
+    _tw_log "error: 127.0.0.1:$port is taken by a program that is not the $name emulator;" \
+      "free it or set TRACKWAY_TEST_${name^^}_PORT"
+    return 1
+  fi
+  _tw_log "starting the $name emulator on 127.0.0.1:$port (log: $base/server.log)"
+  : >"$base/server.log"
+  # In its own session (no terminal signals), with no descriptor of ours kept open, so
+  # that a pipe like `make test | tee` ends when the tests do. The shell records its own
+  # PID, which the emulator keeps through exec.
+  (
+    cd "$base" || exit 1
+    exec setsid sh -c 'echo $$ >server.pid && exec "$@"' sh "$@" \
+      </dev/null >>"$base/server.log" 2>&1
+  ) &
+}
+
+# Wait until emulator $1 on port $2 answers on URL $3 with pattern $4; $5 is the marker.
+_tw_emu_wait() {
+  local name=$1 port=$2 url=$3 pattern=$4 marker=$5 base timeout deadline started=$SECONDS
+  base=$(_tw_emu_base "$name" "$port")
+  timeout=${TRACKWAY_TEST_EMULATOR_START_TIMEOUT:-60}
+  deadline=$((SECONDS + timeout))
+  until _tw_http_answers "$url" "$pattern"; do
+    # gcp-storage-emulator does not exit when it cannot bind: it hangs. So look at the log.
+    if grep -qi 'address already in use\|EADDRINUSE' "$base/server.log" 2>/dev/null; then
+      _tw_log "error: the $name emulator could not bind 127.0.0.1:$port, which another" \
+        "program holds; free it or set TRACKWAY_TEST_${name^^}_PORT"
+      _tw_emu_kill "$base" "$marker"
+      return 1
+    fi
+    # The pid file appears a moment after the launch: allow for that.
+    if ((SECONDS - started >= 2)) && ! _tw_emu_alive "$base" "$marker"; then
+      _tw_log "error: the $name emulator exited while starting; its log ($base/server.log):"
+      tail -n 20 "$base/server.log" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      _tw_log "error: the $name emulator did not answer on 127.0.0.1:$port in ${timeout}s;" \
+        "stopping it. Its log ($base/server.log):"
+      tail -n 20 "$base/server.log" >&2
+      _tw_emu_kill "$base" "$marker"
+      return 1
+    fi
+    sleep 0.2
+  done
+  _tw_log "$name emulator ready on 127.0.0.1:$port after $((SECONDS - started)) s"
+}
+
+# The emulators' probe URL, answer pattern and command-line marker, one per line:
+# name port url pattern marker
+_tw_emu_table() {
+  local s3 az gcs
+  s3=$(_tw_s3_port)
+  az=$(_tw_azure_port)
+  gcs=$(_tw_gcs_port)
+  echo "s3 $s3 http://127.0.0.1:$s3/ ListAllMyBucketsResult moto_server"
+  echo "azure $az http://127.0.0.1:$az/$_TW_AZURITE_ACCOUNT?comp=list Azurite-Blob azurite-blob"
+  echo "gcs $gcs http://127.0.0.1:$gcs/storage/v1/b?project=trackway-test storage#buckets" \
+    "gcp-storage-emulator"
+}
+
+_tw_emulators_start() {
+  local moto azurite gcs name port url pattern marker
+  moto=$(_tw_venv_tool moto_server) || return 1
+  gcs=$(_tw_venv_tool gcp-storage-emulator) || return 1
+  azurite=$(_tw_azurite_tool) || return 1
+  while read -r name port url pattern marker; do
+    case $name in
+      s3) _tw_emu_launch "$name" "$port" "$url" "$pattern" "$marker" \
+        "$moto" -H 127.0.0.1 -p "$port" || return 1 ;;
+      azure) _tw_emu_launch "$name" "$port" "$url" "$pattern" "$marker" \
+        "$azurite" --blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
+        --skipApiVersionCheck --loose --disableTelemetry || return 1 ;;
+      gcs) _tw_emu_launch "$name" "$port" "$url" "$pattern" "$marker" \
+        "$gcs" start -H 127.0.0.1 --port "$port" --in-memory || return 1 ;;
+    esac
+  done < <(_tw_emu_table)
+  while read -r name port url pattern marker; do
+    _tw_emu_wait "$name" "$port" "$url" "$pattern" "$marker" || return 1
+  done < <(_tw_emu_table)
+}
+
+# Stop the emulator whose pid file is in $1 (command line containing $2): TERM to its
+# process group (it leads one, through setsid), then KILL after 10 s.
+_tw_emu_kill() {
+  local pid i
+  _tw_emu_alive "$1" "$2" || return 0
+  read -r pid <"$1/server.pid"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 50; i++)); do
+    _tw_emu_alive "$1" "$2" || return 0
+    sleep 0.2
+  done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+  return 0
+}
+
+# Stop the emulators this script started (by pid file); with --purge remove their folders.
+_tw_emulators_stop() {
+  local name port url pattern marker base i
+  while read -r name port url pattern marker; do
+    base=$(_tw_emu_base "$name" "$port")
+    if _tw_emu_alive "$base" "$marker"; then
+      _tw_log "stopping the $name emulator on 127.0.0.1:$port (pid $(<"$base/server.pid"))"
+      _tw_emu_kill "$base" "$marker"
+      # Wait for the port too, so that a start right after this one can bind it.
+      for ((i = 0; i < 25; i++)); do
+        _tw_port_open "$port" || break
+        sleep 0.2
+      done
+    fi
+    rm -f "$base/server.pid"
+    if [[ ${1:-} == --purge ]]; then
+      rm -rf "$base" || return 1
+    fi
+  done < <(_tw_emu_table)
+}
+
 start_services() {
   local started=$SECONDS grpcurl port
   if ! (_tw_pg_start); then
@@ -247,12 +486,31 @@ start_services() {
     return 1
   fi
   export TRACKWAY_GRPCURL=$grpcurl
+  if _tw_emulators_enabled; then
+    if ! (_tw_emulators_start); then
+      _tw_log "error: could not start the object-store emulators" \
+        "(TRACKWAY_TEST_EMULATORS=0 skips them)"
+      return 1
+    fi
+    port=$(_tw_s3_port)
+    export TRACKWAY_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+    port=$(_tw_gcs_port)
+    export TRACKWAY_TEST_GCS_EMULATOR="http://127.0.0.1:$port"
+    port=$(_tw_azure_port)
+    export TRACKWAY_TEST_AZURE_CONNECTION_STRING="DefaultEndpointsProtocol=http;\
+AccountName=$_TW_AZURITE_ACCOUNT;AccountKey=$_TW_AZURITE_KEY;\
+BlobEndpoint=http://127.0.0.1:$port/$_TW_AZURITE_ACCOUNT;"
+  fi
   _tw_log "ready in $((SECONDS - started)) s:" \
-    "TRACKWAY_TEST_POSTGRES_URL=$TRACKWAY_TEST_POSTGRES_URL TRACKWAY_GRPCURL=$TRACKWAY_GRPCURL"
+    "TRACKWAY_TEST_POSTGRES_URL=$TRACKWAY_TEST_POSTGRES_URL TRACKWAY_GRPCURL=$TRACKWAY_GRPCURL" \
+    ${TRACKWAY_TEST_S3_ENDPOINT:+"TRACKWAY_TEST_S3_ENDPOINT=$TRACKWAY_TEST_S3_ENDPOINT"} \
+    ${TRACKWAY_TEST_GCS_EMULATOR:+"TRACKWAY_TEST_GCS_EMULATOR=$TRACKWAY_TEST_GCS_EMULATOR"} \
+    ${TRACKWAY_TEST_AZURE_CONNECTION_STRING:+"TRACKWAY_TEST_AZURE_CONNECTION_STRING=(Azurite)"}
 }
 
 stop_services() {
   (
+    _tw_emulators_stop "${1:-}" || exit 1
     base=$(_tw_pg_base)
     data=$base/data
     if [[ -f $data/PG_VERSION ]] && bindir=$(_tw_pg_find_bindir); then

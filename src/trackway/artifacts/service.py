@@ -1,0 +1,278 @@
+"""The artifact service: scopes to roots, checked paths, verified uploads, bounded reads.
+
+It owns the rules (which root a run or experiment writes to, what a safe path is,
+when an upload becomes visible); a repository owns the bytes. gRPC and, later, the
+REST gateway's artifact proxy both call this class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from trackway.artifacts import paths, spool
+from trackway.artifacts.repository import ArtifactRepository, FileInfo
+from trackway.errors import FailedPrecondition, NotFound, invalid
+from trackway.search import decode_page_token, encode_page_token, query_fingerprint
+from trackway.store.tracking_store import SqlTrackingStore
+from trackway.tracking import validation as check
+from trackway.tracking.entities import ACTIVE
+
+LIST_DEFAULT_PAGE = 1000
+LIST_MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A run or an experiment whose artifact root a request addresses."""
+
+    run_id: str = ""
+    experiment_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An upload's outcome: the file once complete, and the bytes committed so far."""
+
+    file: FileInfo | None
+    sha256: str
+    committed_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class FolderFile:
+    path: str
+    size: int
+    expected_sha256: str = ""
+
+
+class ArtifactService:
+    def __init__(self, store: SqlTrackingStore, repo: ArtifactRepository) -> None:
+        self._store = store
+        self._repo = repo
+        self._root = repo.uri.rstrip("/")
+        self._staging: Path = repo.staging_dir()
+        self._sessions = spool.SessionStore(self._staging)
+
+    @property
+    def root_uri(self) -> str:
+        return self._root
+
+    def _prefix(self, scope: Scope, *, write: bool) -> tuple[str, str]:
+        """The scope's path below the repository root, and the scope's root URI."""
+        if scope.run_id:
+            check.run_id("scope.run_id", scope.run_id)
+            info = self._store.get_run_info(scope.run_id)
+            if write and info.lifecycle_stage != ACTIVE:
+                raise FailedPrecondition(f"run {scope.run_id} is deleted; restore it first")
+            uri = info.artifact_uri
+        elif scope.experiment_id:
+            eid = check.experiment_id("scope.experiment_id", scope.experiment_id)
+            exp = self._store.get_experiment(eid)
+            if write and exp.lifecycle_stage != ACTIVE:
+                raise FailedPrecondition(f"experiment {eid} is deleted; restore it first")
+            uri = exp.artifact_location
+        else:
+            raise invalid("scope", "must name a run_id or an experiment_id")
+        uri = uri.rstrip("/")
+        if not uri.startswith(self._root + "/"):
+            raise FailedPrecondition(
+                f"the artifact location {uri!r} lies outside this server's artifact root "
+                f"{self._root!r}; the server only serves files below its root"
+            )
+        return paths.clean("scope", uri[len(self._root) + 1 :]), uri
+
+    # Uploads
+
+    def upload(
+        self,
+        scope: Scope,
+        path: str,
+        chunks: Iterable[bytes],
+        *,
+        size: int = 0,
+        expected_sha256: str = "",
+        content_type: str = "",
+    ) -> Stored:
+        """Stores a whole file from a stream; nothing is visible unless all of it arrived."""
+        prefix, _ = self._prefix(scope, write=True)
+        path = paths.clean("path", path)
+        _check_sha256(expected_sha256)
+        if size < 0:
+            raise invalid("size", "must not be negative")
+        staged = spool.new_spool(self._staging)
+        try:
+            staged.write_all(chunks, limit=size or None)
+            staged.close(sync=False)  # the put makes it durable
+            digest = spool.verify(staged, size, expected_sha256)
+            self._repo.put(staged.path, paths.join(prefix, path), content_type)
+        finally:
+            staged.discard()
+        return Stored(FileInfo(path, False, staged.size), digest, staged.size)
+
+    def create_session(self, scope: Scope, path: str, size: int, expected_sha256: str) -> str:
+        prefix, _ = self._prefix(scope, write=True)
+        path = paths.clean("path", path)
+        _check_sha256(expected_sha256)
+        if size <= 0:
+            raise invalid("size", "is required for a resumable upload and must be positive")
+        return self._sessions.create(prefix, path, size, expected_sha256).session_id
+
+    def session_status(self, session_id: str) -> tuple[int, int]:
+        """Committed bytes and total size of a session."""
+        session, committed = self._sessions.get(session_id)
+        return committed, session.size
+
+    def upload_to_session(
+        self, session_id: str, offset: int, chunks: Iterable[bytes], content_type: str = ""
+    ) -> Stored:
+        """Appends a stream to a session; commits the file once the session is full."""
+        session, committed = self._sessions.get(session_id)
+        if offset != committed:
+            raise FailedPrecondition(
+                f"offset: the session has {committed} bytes committed; resume from there, "
+                f"not from {offset}",
+                metadata={"committed_bytes": str(committed)},
+            )
+        staged = self._sessions.open(session_id)
+        try:
+            staged.write_all(chunks, limit=session.size)
+        finally:
+            staged.close()
+        if staged.size < session.size:
+            return Stored(None, "", staged.size)
+        try:
+            digest = spool.verify(staged, session.size, session.expected_sha256)
+            self._repo.put(staged.path, paths.join(session.prefix, session.path), content_type)
+        finally:
+            self._sessions.finish(session_id)
+        return Stored(FileInfo(session.path, False, staged.size), digest, staged.size)
+
+    def upload_folder(
+        self, scope: Scope, base: str, items: Iterable[FolderFile | bytes]
+    ) -> list[FileInfo]:
+        """Stores files that arrive one after another in a single stream.
+
+        `items` yields a FolderFile header, then that file's chunks, then the next
+        header. Each file is committed when the next header (or the end) arrives.
+        """
+        prefix, _ = self._prefix(scope, write=True)
+        base = paths.clean("start.path", base, allow_root=True)
+        stored: list[FileInfo] = []
+        current: tuple[FolderFile, str, spool.Spool] | None = None
+        try:
+            for item in items:
+                if isinstance(item, FolderFile):
+                    if current is not None:
+                        stored.append(self._commit_folder_file(prefix, *current))
+                        current = None
+                    path = self._check_folder_file(base, item)
+                    current = (item, path, spool.new_spool(self._staging))
+                elif current is None:
+                    raise invalid("chunk", "a file's chunks must follow its `file` header")
+                else:
+                    current[2].write_all([item], limit=current[0].size)
+            if current is not None:
+                stored.append(self._commit_folder_file(prefix, *current))
+                current = None
+            # One durability barrier for the whole folder instead of fsyncs per file.
+            self._repo.sync()
+        finally:
+            if current is not None:
+                current[2].discard()
+        return stored
+
+    @staticmethod
+    def _check_folder_file(base: str, header: FolderFile) -> str:
+        path = paths.join(base, paths.clean("file.path", header.path))
+        _check_sha256(header.expected_sha256)
+        if header.size < 0:
+            raise invalid("file.size", "must not be negative")
+        return path
+
+    def _commit_folder_file(
+        self, prefix: str, header: FolderFile, path: str, staged: spool.Spool
+    ) -> FileInfo:
+        try:
+            staged.close(sync=False)
+            if staged.size != header.size:
+                raise invalid(
+                    "file.size", f"{path!r} announced {header.size} bytes but sent {staged.size}"
+                )
+            spool.verify(staged, header.size, header.expected_sha256)
+            self._repo.put(staged.path, paths.join(prefix, path), durable=False)
+        finally:
+            staged.discard()
+        return FileInfo(path, False, staged.size)
+
+    # Reads
+
+    def download(
+        self, scope: Scope, path: str, offset: int = 0, length: int = 0
+    ) -> tuple[int, Iterator[bytes]]:
+        """The file's size, and its bytes from `offset` (at most `length`; 0 for all)."""
+        prefix, _ = self._prefix(scope, write=False)
+        path = paths.clean("path", path)
+        if offset < 0 or length < 0:
+            raise invalid("offset" if offset < 0 else "length", "must not be negative")
+        info = self._stat(paths.join(prefix, path), path)
+        if info.is_dir:
+            raise invalid("path", f"{path!r} is a folder; list it, or download its files")
+        if offset > info.size:
+            raise invalid("offset", f"{offset} is past the end of the file ({info.size} bytes)")
+        return info.size, self._repo.read(paths.join(prefix, path), offset, length or None)
+
+    def stat(self, scope: Scope, path: str) -> FileInfo:
+        prefix, _ = self._prefix(scope, write=False)
+        path = paths.clean("path", path, allow_root=True)
+        info = self._stat(paths.join(prefix, path), path)
+        return FileInfo(path, info.is_dir, info.size)
+
+    def _stat(self, full: str, shown: str) -> FileInfo:
+        try:
+            info = self._repo.stat(full)
+        except PermissionError as exc:
+            raise invalid("path", f"{shown!r} leads outside the artifact root") from exc
+        if info is None:
+            raise NotFound(f"no artifact at {shown!r}")
+        return info
+
+    def list(
+        self, scope: Scope, path: str, page_size: int = 0, page_token: str = ""
+    ) -> tuple[list[FileInfo], str, str]:
+        """A page of a folder's direct children, the next token, and the scope's root URI."""
+        prefix, root_uri = self._prefix(scope, write=False)
+        path = paths.clean("path", path, allow_root=True)
+        size = check.page_size("page_size", page_size, LIST_DEFAULT_PAGE, LIST_MAX_PAGE)
+        fingerprint = query_fingerprint("artifacts", prefix, path)
+        after = str(decode_page_token(page_token, fingerprint)[0]) if page_token else None
+        try:
+            children = self._repo.list(paths.join(prefix, path))
+        except PermissionError as exc:
+            raise invalid("path", f"{path!r} leads outside the artifact root") from exc
+        cut = len(prefix) + 1 if prefix else 0
+        found = [FileInfo(c.path[cut:], c.is_dir, c.size) for c in children]
+        if after is not None:
+            found = [f for f in found if f.path > after]
+        page = found[:size]
+        token = encode_page_token(fingerprint, [page[-1].path]) if len(found) > size else ""
+        return page, token, root_uri
+
+    def delete(self, scope: Scope, path: str) -> int:
+        prefix, _ = self._prefix(scope, write=True)
+        path = paths.clean("path", path)
+        self._stat(paths.join(prefix, path), path)
+        try:
+            return self._repo.delete(paths.join(prefix, path))
+        except PermissionError as exc:
+            raise invalid("path", f"{path!r} leads outside the artifact root") from exc
+
+    def sweep(self) -> int:
+        """Removes expired sessions and abandoned spools."""
+        return self._sessions.sweep(self._staging)
+
+
+def _check_sha256(value: str) -> None:
+    if value and (len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value)):
+        raise invalid("expected_sha256", "must be 64 hex characters")
