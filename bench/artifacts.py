@@ -124,7 +124,9 @@ def artifact_transfer(ctx: Context) -> list[Record]:
             "artifact_transfer",
             store="local",
             **fields,
-            target=f">= {TARGET_MB_S:.0f} MB/s each way, RSS growth <= {TARGET_RSS_GROWTH_MB:.0f} MB",
+            target=(
+                f">= {TARGET_MB_S:.0f} MB/s each way, RSS growth <= {TARGET_RSS_GROWTH_MB:.0f} MB"
+            ),
             meets_target=ok,
         )
     )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -216,7 +218,7 @@ def test_symlink_out_of_the_root_is_refused(
     (link_folder / "escape.txt").symlink_to(secret)
     (link_folder / "escape_dir").symlink_to(tmp_path)
     for path in ("escape.txt", "escape_dir/secret.txt"):
-        code, _ = _code(lambda: _download(art, run_id, path))
+        code, _ = _code(lambda p=path: _download(art, run_id, p))
         assert code == grpc.StatusCode.INVALID_ARGUMENT
     code, _ = _code(
         lambda: art.ListArtifacts(pb.ListArtifactsRequest(scope=_scope(run_id), path="escape_dir"))
@@ -227,11 +229,8 @@ def test_symlink_out_of_the_root_is_refused(
 
 def test_artifact_location_outside_the_root_is_refused(stub: tpb_grpc.TrackingServiceStub) -> None:
     for location in ("file:///etc", "/tmp/elsewhere", "s3://other-bucket/x"):
-        code, _ = _code(
-            lambda: stub.CreateExperiment(
-                tpb.CreateExperimentRequest(name=f"bad-{location}", artifact_location=location)
-            )
-        )
+        request = tpb.CreateExperimentRequest(name=f"bad-{location}", artifact_location=location)
+        code, _ = _code(lambda r=request: stub.CreateExperiment(r))
         assert code == grpc.StatusCode.INVALID_ARGUMENT
 
 
@@ -333,8 +332,6 @@ def test_error_details_name_the_field(art: pb_grpc.ArtifactServiceStub, run_id: 
 def test_two_thousand_small_files_go_up_quickly(
     channel: grpc.Channel, run_id: str, tmp_path: Path
 ) -> None:
-    import time
-
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(2000):
@@ -350,8 +347,7 @@ def test_two_thousand_small_files_go_up_quickly(
 def test_kill_9_mid_upload_leaves_nothing_visible(
     db_url: str, artifact_root: str, tmp_path: Path
 ) -> None:
-    import time
-
+    """A plain upload and a session upload are both halfway when the server dies."""
     from tests.support.procs import ServerProcess
 
     server = ServerProcess(db_url, artifact_root, tmp_path / "server.log")
@@ -366,32 +362,37 @@ def test_kill_9_mid_upload_leaves_nothing_visible(
             session = art.CreateUploadSession(
                 pb.CreateUploadSessionRequest(scope=_scope(rid), path="s.bin", size=64 * MiB)
             ).session_id
-            halfway = threading.Event()
+            headers = [
+                pb.UploadHeader(scope=_scope(rid), path="plain.bin", size=64 * MiB),
+                pb.UploadHeader(session_id=session, offset=0),
+            ]
+            halfway = [threading.Event() for _ in headers]
+            release = threading.Event()
 
-            def slow(header: pb.UploadHeader) -> Iterator[pb.UploadRequest]:
+            def stalled(
+                header: pb.UploadHeader, half: threading.Event
+            ) -> Iterator[pb.UploadRequest]:
                 yield pb.UploadRequest(header=header)
                 for i in range(64):
                     if i == 8:
-                        halfway.set()
-                        time.sleep(30)
+                        half.set()
+                        release.wait(30)
                     yield pb.UploadRequest(chunk=b"\0" * MiB)
 
-            for header in (
-                pb.UploadHeader(scope=_scope(rid), path="plain.bin", size=64 * MiB),
-                pb.UploadHeader(session_id=session, offset=0),
-            ):
-                halfway.clear()
-                worker = threading.Thread(
-                    target=lambda h=header: _swallow(lambda: art.Upload(slow(h)))
+            workers = [
+                threading.Thread(
+                    target=_swallow, args=(lambda h=h, e=e: art.Upload(stalled(h, e)),)
                 )
+                for h, e in zip(headers, halfway, strict=True)
+            ]
+            for worker in workers:
                 worker.start()
-                assert halfway.wait(30)
-                time.sleep(0.5)
-                if header.session_id:
-                    server.kill9()
-                worker.join(1) if header.session_id else None
-                if not header.session_id:
-                    continue
+            assert all(e.wait(30) for e in halfway)
+            time.sleep(0.5)  # let the server spool what was sent
+            server.kill9()
+            release.set()
+            for worker in workers:
+                worker.join(30)
         server = ServerProcess(db_url, artifact_root, tmp_path / "server.log", port=server.port)
         with grpc.insecure_channel(server.target) as ch:
             art = pb_grpc.ArtifactServiceStub(ch)
@@ -400,13 +401,11 @@ def test_kill_9_mid_upload_leaves_nothing_visible(
                 code, _ = _code(lambda p=path: _download(art, rid, p))
                 assert code == grpc.StatusCode.NOT_FOUND
             status = art.GetUploadSession(pb.GetUploadSessionRequest(session_id=session))
-            assert not status.complete and status.committed_bytes >= 0
+            assert not status.complete and status.committed_bytes < 64 * MiB
     finally:
         server.close()
 
 
-def _swallow(call: object) -> None:
-    try:
-        call()  # type: ignore[operator]
-    except grpc.RpcError:
-        pass
+def _swallow(call: Callable[[], object]) -> None:
+    with contextlib.suppress(grpc.RpcError):
+        call()

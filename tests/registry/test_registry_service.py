@@ -19,10 +19,10 @@ from sqlalchemy.exc import OperationalError
 
 from trackway.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from trackway.registry.entities import STAGE_ARCHIVED, STAGE_PRODUCTION, STAGE_STAGING
-from trackway.store.writes import MAX_ATTEMPTS as MAX_WRITE_ATTEMPTS
 from trackway.registry.service import RegistryService
 from trackway.store.registry_store import SqlRegistryStore
 from trackway.store.tracking_store import SqlTrackingStore
+from trackway.store.writes import MAX_ATTEMPTS as MAX_WRITE_ATTEMPTS
 from trackway.tracking.service import TrackingService
 
 REGISTRY = "trackway.registry.v1.ModelRegistryService"

@@ -43,7 +43,7 @@ class ServerProcess:
     def __init__(self, db_url: str, artifact_root: str, log_path: Path, port: int = 0) -> None:
         self.port = port or free_port()
         self.log_path = log_path
-        self._log = open(log_path, "ab")
+        self._log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             [
                 sys.executable,

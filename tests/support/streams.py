@@ -15,7 +15,9 @@ from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
 POINTS_PER_BATCH = 100
 
 
-def batch(run_id: str, seq: int, key: str = "loss", size: int = POINTS_PER_BATCH) -> pb.LogStreamBatch:
+def batch(
+    run_id: str, seq: int, key: str = "loss", size: int = POINTS_PER_BATCH
+) -> pb.LogStreamBatch:
     """Batch `seq` holds steps (seq-1)*size .. seq*size-1, so steps identify batches."""
     first = (seq - 1) * size
     steps = list(range(first, first + size))
@@ -24,7 +26,10 @@ def batch(run_id: str, seq: int, key: str = "loss", size: int = POINTS_PER_BATCH
         run_id=run_id,
         metrics=[
             metric_pb2.MetricColumns(
-                key=key, steps=steps, timestamps=[1000 + s for s in steps], values=[s * 0.5 for s in steps]
+                key=key,
+                steps=steps,
+                timestamps=[1000 + s for s in steps],
+                values=[s * 0.5 for s in steps],
             )
         ],
     )
