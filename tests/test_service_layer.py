@@ -144,9 +144,9 @@ def test_group_commit_writer_under_concurrent_log_metric(
     for i in range(THREADS):
         points, token = service.metric_history(run_id, f"thread-{i}", page_size=1000)
         assert token == ""
-        assert points.steps == list(range(CALLS_PER_THREAD)), i
-        assert points.timestamps == [1000 + s for s in range(CALLS_PER_THREAD)]
-        assert points.values == [float(i)] * CALLS_PER_THREAD
+        assert list(points.steps) == list(range(CALLS_PER_THREAD)), i
+        assert list(points.timestamps) == [1000 + s for s in range(CALLS_PER_THREAD)]
+        assert list(points.values) == [float(i)] * CALLS_PER_THREAD
     latest = {m.key: m for m in service.get_run(run_id).metrics}
     assert len(latest) == THREADS
     assert all(latest[f"thread-{i}"].step == CALLS_PER_THREAD - 1 for i in range(THREADS))

@@ -12,43 +12,25 @@ PostgreSQL aborted for a deadlock between replicas.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
-from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 
 from trackway.registry.entities import ModelVersion, NewVersion, RegisteredModel
-from trackway.store import registry_ops, writes
+from trackway.store import registry_ops
+from trackway.store.base import SqlStore
 from trackway.store.tracking_store import SqlTrackingStore
-from trackway.store.writer import GroupCommitWriter
 from trackway.tracking.entities import Page
 
-T = TypeVar("T")
 
-
-class SqlRegistryStore:
+class SqlRegistryStore(SqlStore):
     """Registered models, their versions, tags and aliases in a SQL database."""
-
-    def __init__(self, engine: Engine, writer: GroupCommitWriter, artifact_root: str) -> None:
-        self.engine = engine
-        self.writer = writer
-        self.artifact_root = artifact_root.rstrip("/")
 
     @classmethod
     def from_tracking(cls, store: SqlTrackingStore) -> SqlRegistryStore:
         """A registry store on the tracking store's database, writer and artifact root.
         Closing the tracking store closes this one too."""
         return cls(store.engine, store.writer, store.artifact_root)
-
-    def _read(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.connect() as conn:
-            return fn(conn)
-
-    def _write(
-        self, method: str, request_id: str, fn: Callable[[Connection, int], str | None]
-    ) -> str:
-        return writes.idempotent_write(self.writer, method, request_id, fn)
 
     # Registered models
 

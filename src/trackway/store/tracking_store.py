@@ -7,9 +7,8 @@ answered from its first attempt and never applied twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import TypeVar
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
@@ -24,8 +23,8 @@ from trackway.store import (
     migrate,
     run_ops,
     search_ops,
-    writes,
 )
+from trackway.store.base import SqlStore
 from trackway.store.schema import log_writers
 from trackway.store.writer import GroupCommitWriter
 from trackway.store.writes import now_ms
@@ -40,16 +39,12 @@ from trackway.tracking.entities import (
     RunWrites,
 )
 
-T = TypeVar("T")
 
-
-class SqlTrackingStore:
+class SqlTrackingStore(SqlStore):
     """Experiments, runs and their data in a SQL database."""
 
     def __init__(self, engine: Engine, *, artifact_root: str) -> None:
-        self.engine = engine
-        self.writer = GroupCommitWriter(engine)
-        self.artifact_root = artifact_root.rstrip("/")
+        super().__init__(engine, GroupCommitWriter(engine), artifact_root)
 
     @classmethod
     def open(
@@ -69,15 +64,6 @@ class SqlTrackingStore:
         """Commits what is queued, then releases the database."""
         self.writer.close()
         self.engine.dispose()
-
-    def _read(self, fn: Callable[[Connection], T]) -> T:
-        with self.engine.connect() as conn:
-            return fn(conn)
-
-    def _write(
-        self, method: str, request_id: str, fn: Callable[[Connection, int], str | None]
-    ) -> str:
-        return writes.idempotent_write(self.writer, method, request_id, fn)
 
     # Experiments
 
