@@ -89,7 +89,7 @@ class ArtifactService:
         self,
         scope: Scope,
         path: str,
-        chunks: Iterable[bytes],
+        chunks: Iterable[bytes | memoryview],
         *,
         size: int = 0,
         expected_sha256: str = "",
@@ -125,7 +125,11 @@ class ArtifactService:
         return committed, session.size
 
     def upload_to_session(
-        self, session_id: str, offset: int, chunks: Iterable[bytes], content_type: str = ""
+        self,
+        session_id: str,
+        offset: int,
+        chunks: Iterable[bytes | memoryview],
+        content_type: str = "",
     ) -> Stored:
         """Appends a stream to a session; commits the file once the session is full."""
         session, committed = self._sessions.get(session_id)

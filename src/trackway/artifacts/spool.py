@@ -41,12 +41,12 @@ class Spool:
         self._file = open(path, "ab" if append else "wb")  # noqa: SIM115 - closed in close()
         self.size = self._file.tell()
         self._digest = hashlib.sha256() if not append else None
-        self._queue: queue.Queue[bytes | None] | None = None
+        self._queue: queue.Queue[bytes | memoryview | None] | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._unsynced = 0
 
-    def write_all(self, chunks: Iterable[bytes], limit: int | None = None) -> None:
+    def write_all(self, chunks: Iterable[bytes | memoryview], limit: int | None = None) -> None:
         for chunk in chunks:
             if len(chunk) > MAX_CHUNK:
                 raise InvalidArgument(f"chunk: {len(chunk)} bytes; at most {MAX_CHUNK} per message")
@@ -66,7 +66,7 @@ class Spool:
                 self._thread = threading.Thread(target=self._drain, daemon=True)
                 self._thread.start()
 
-    def _write(self, chunk: bytes) -> None:
+    def _write(self, chunk: bytes | memoryview) -> None:
         self._file.write(chunk)
         if self._digest is not None:
             self._digest.update(chunk)
