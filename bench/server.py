@@ -150,6 +150,8 @@ class BenchServer:
             "server",
             "--grpc-port",
             str(self.port),
+            "--http-port",
+            "0",
             "--backend-store-uri",
             f"sqlite:///{self.db_path}",
             "--artifacts-destination",

@@ -10,7 +10,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from trackway.config import ServerConfig, env_default, env_name
+from trackway.commands import register as register_client_commands
+from trackway.config import DEFAULT_HTTP_PORT, ServerConfig, env_default, env_name
 
 _DEFAULTS = ServerConfig()
 
@@ -28,6 +29,12 @@ def _server_parser(sub: Any) -> None:
     p = sub.add_parser("server", help="run the tracking server")
     _flag(p, "--host", _DEFAULTS.host, "address to bind")
     _flag(p, "--grpc-port", _DEFAULTS.grpc_port, "gRPC port; 0 picks a free one")
+    _flag(
+        p,
+        "--http-port",
+        DEFAULT_HTTP_PORT,
+        "port of the MLflow-compatible REST API; 0 picks a free one, -1 turns it off",
+    )
     _flag(p, "--backend-store-uri", _DEFAULTS.backend_store_uri, "SQLAlchemy URL of the store")
     _flag(p, "--artifacts-destination", _DEFAULTS.artifacts_destination, "artifact root URI")
     _flag(p, "--s3-endpoint-url", _DEFAULTS.s3_endpoint_url, "endpoint of an S3-compatible store")
@@ -107,8 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     up = db.add_parser("upgrade", help="apply schema migrations")
     _flag(up, "--backend-store-uri", _DEFAULTS.backend_store_uri, "SQLAlchemy URL of the store")
+    client_commands = register_client_commands(sub)
     args = parser.parse_args(argv)
-    handlers = {"server": _run_server, "db": _db_upgrade}
+    handlers = {"server": _run_server, "db": _db_upgrade, **client_commands}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

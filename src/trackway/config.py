@@ -7,12 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATA = Path("trackway-data")
+DEFAULT_HTTP_PORT = 5000
 
 
 @dataclass
 class ServerConfig:
     host: str = "127.0.0.1"
     grpc_port: int = 50051
+    # MLflow's REST API (trackway.rest) on the same host; 0 picks a free port, -1 turns it
+    # off. Off for servers built in code (tests start many at once); the CLI's default is
+    # DEFAULT_HTTP_PORT.
+    http_port: int = -1
     backend_store_uri: str = f"sqlite:///{DEFAULT_DATA / 'trackway.db'}"
     artifacts_destination: str = (DEFAULT_DATA / "artifacts").resolve().as_uri()
     s3_endpoint_url: str = ""

@@ -136,7 +136,7 @@ def test_missing_things_are_not_found(art: pb_grpc.ArtifactServiceStub, run_id: 
     assert code == grpc.StatusCode.NOT_FOUND
 
 
-def test_deleted_run_refuses_writes_but_serves_reads(
+def test_deleted_run_refuses_uploads_but_serves_reads_and_deletes(
     art: pb_grpc.ArtifactServiceStub, stub: tpb_grpc.TrackingServiceStub, run_id: str
 ) -> None:
     _upload(art, run_id, "a.txt", b"a")
@@ -144,6 +144,9 @@ def test_deleted_run_refuses_writes_but_serves_reads(
     code, _ = _code(lambda: _upload(art, run_id, "b.txt", b"b"))
     assert code == grpc.StatusCode.FAILED_PRECONDITION
     assert _download(art, run_id, "a.txt") == b"a"
+    # Deletes still work, so that garbage collection can clear files before a purge.
+    gone = art.DeleteArtifact(pb.DeleteArtifactRequest(scope=_scope(run_id), path="a.txt"))
+    assert gone.deleted_files == 1
 
 
 def test_experiment_scope(

@@ -52,6 +52,8 @@ class ServerProcess:
                 "server",
                 "--grpc-port",
                 str(self.port),
+                "--http-port",
+                "0",
                 "--backend-store-uri",
                 db_url,
                 "--artifacts-destination",

@@ -264,7 +264,9 @@ class ArtifactService:
         return page, token, root_uri
 
     def delete(self, scope: Scope, path: str) -> int:
-        prefix, _ = self._prefix(scope, write=True)
+        # Deletes are allowed in a deleted run or experiment: that is how garbage
+        # collection clears the files before a purge removes the records.
+        prefix, _ = self._prefix(scope, write=False)
         path = paths.clean("path", path)
         self._stat(paths.join(prefix, path), path)
         try:

@@ -18,6 +18,8 @@ from trackway.artifacts.repos import open_repository
 from trackway.artifacts.service import ArtifactService
 from trackway.config import ServerConfig
 from trackway.registry.service import RegistryService
+from trackway.rest.app import create_app
+from trackway.rest.server import HttpServer
 from trackway.server import artifacts_servicer, registry_servicer, tracking_servicer
 from trackway.server.errors import ErrorInterceptor
 from trackway.store.registry_store import SqlRegistryStore
@@ -60,15 +62,26 @@ class RunningServer:
     artifacts: ArtifactService
     health: health.HealthServicer
     service_names: list[str]
+    http: HttpServer | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
+    @property
+    def http_port(self) -> int:
+        """The bound port of the MLflow REST API, or -1 when it is off."""
+        return self.http.port if self.http is not None else -1
+
     def stop(self, grace: float | None = 5.0) -> None:
-        """NOT_SERVING first, then drain in-flight RPCs, then commit queued writes."""
+        """NOT_SERVING first, then drain in-flight RPCs and HTTP requests, then commit
+        queued writes."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         self.health.enter_graceful_shutdown()
+        if self.http is not None:
+            self.http.begin_stop()
         self.server.stop(grace).wait()
+        if self.http is not None:
+            self.http.stop(grace)
         self.store.close()
 
     def wait(self) -> None:
@@ -92,7 +105,8 @@ def create_server(config: ServerConfig) -> RunningServer:
         interceptors=[ErrorInterceptor()],
         options=_options(config),
     )
-    tracking_name = tracking_servicer.register(server, TrackingService(store))
+    tracking = TrackingService(store)
+    tracking_name = tracking_servicer.register(server, tracking)
     artifacts_name = artifacts_servicer.register(server, artifacts)
     registry = RegistryService(SqlRegistryStore.from_tracking(store), store)
     registry_name = registry_servicer.register(server, registry)
@@ -106,10 +120,30 @@ def create_server(config: ServerConfig) -> RunningServer:
     except RuntimeError as exc:
         store.close()
         raise OSError(f"cannot listen on {_address(config.host, config.grpc_port)}: {exc}") from exc
+    http = None
+    if config.http_port >= 0:
+        try:
+            http = HttpServer(
+                create_app(
+                    tracking,
+                    registry,
+                    artifacts,
+                    threads=config.threads,
+                    max_body_bytes=config.max_message_mb << 20,
+                ),
+                config.host,
+                config.http_port,
+                reuse_port=config.workers > 1,
+                grace=config.grace_seconds,
+            ).start()
+        except OSError:
+            server.stop(0)
+            store.close()
+            raise
     server.start()
     for name in ("", tracking_name, artifacts_name, registry_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, port, store, artifacts, health_servicer, names)
+    running = RunningServer(server, port, store, artifacts, health_servicer, names, http)
     threading.Thread(target=_sweep_forever, args=(running,), daemon=True).start()
     return running
 
@@ -132,8 +166,9 @@ def serve(config: ServerConfig) -> int:
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
     log.info(
-        "serving gRPC on %s (store %s, artifacts %s)",
+        "serving gRPC on %s, MLflow REST on %s (store %s, artifacts %s)",
         _address(config.host, running.port),
+        _address(config.host, running.http_port) if running.http else "(off)",
         running.store.engine.url.render_as_string(hide_password=True),
         config.artifacts_destination,
     )

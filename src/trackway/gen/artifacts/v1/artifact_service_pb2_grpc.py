@@ -172,8 +172,9 @@ class ArtifactServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteArtifact(self, request, context):
-        """Deletes a file, or a folder with everything in it. Returns NOT_FOUND when
-        there is nothing at the path, and FAILED_PRECONDITION for a deleted run.
+        """Deletes a file, or a folder with everything in it. Works in deleted runs and
+        experiments too, so that garbage collection can clear their files before a
+        purge. Returns NOT_FOUND when there is nothing at the path.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
