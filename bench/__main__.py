@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import artifacts, ingest, lifecycle, reads
+from bench import artifacts, ingest, lifecycle, reads, rest, sdk
 from bench.context import Context
 from bench.log import progress
 from bench.results import Record
@@ -39,6 +39,9 @@ WORKLOADS: dict[str, Workload] = {
     "server_start": lifecycle.server_start,
     "idle_rss": lifecycle.idle_rss,
     "artifact_transfer": artifacts.artifact_transfer,
+    "sdk_log_metric_cost": sdk.sdk_log_metric_cost,
+    "sdk_end_to_end": sdk.sdk_end_to_end,
+    "rest_vs_mlflow": rest.rest_vs_mlflow,
 }
 
 
