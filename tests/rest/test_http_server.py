@@ -38,6 +38,10 @@ def test_off_and_port_zero(tmp_path: Path) -> None:
         assert on.http_port > 0
         url = f"http://127.0.0.1:{on.http_port}/api/2.0/mlflow/experiments/search"
         assert requests.get(url, timeout=10).status_code == 200
+        health = requests.get(f"http://127.0.0.1:{on.http_port}/health", timeout=10)
+        assert (health.status_code, health.text) == (200, "OK")
+        version = requests.get(f"http://127.0.0.1:{on.http_port}/version", timeout=10)
+        assert version.status_code == 200 and version.text
     finally:
         on.stop(grace=1)
     with pytest.raises(requests.ConnectionError):

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from trackway import __version__
 from trackway.artifacts.service import ArtifactService
 from trackway.registry.service import RegistryService
 from trackway.rest import errors, jsonio
@@ -30,6 +31,7 @@ from trackway.tracking.service import TrackingService
 
 Handler = Callable[[Fields], dict[str, Any]]
 API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
+_PLAIN = {"/health": b"OK", "/version": __version__.encode()}
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
@@ -75,6 +77,21 @@ class Gateway:
             return
         path: str = scope["path"]
         method: str = scope["method"]
+        if method == "GET" and path in _PLAIN:
+            # Load balancers and Kubernetes HTTP probes ask these, as of MLflow's server.
+            body = _PLAIN[path]
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
         try:
             reply = await self._dispatch(method, path, scope, receive, send)
         except Exception as exc:
