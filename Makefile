@@ -45,7 +45,7 @@ test: setup checkgenerate ## Install, start the services the tests need, run the
 	@source scripts/test-services.sh && start_services && \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: setup ## Run the benchmarks (one JSON line per workload)
-	$(BIN)/python -m bench
+bench: setup ## Run the benchmarks (one JSON line per workload); starts the store emulators
+	@source scripts/test-services.sh && start_services && $(BIN)/python -m bench $(BENCH_ARGS)
 
 .PHONY: help setup serve gen checkgenerate lint test bench

@@ -21,8 +21,8 @@ from trackway.errors import DataLoss, InvalidArgument, NotFound
 
 MAX_CHUNK = 4 * 1024 * 1024
 PIPELINE_AFTER = 4 * 1024 * 1024
-PIPELINE_DEPTH = 8
-EARLY_SYNC = 64 * 1024 * 1024
+PIPELINE_DEPTH = 16
+EARLY_SYNC = 128 * 1024 * 1024
 _READ = 1024 * 1024
 SESSION_TTL_SECONDS = 24 * 3600
 
@@ -58,6 +58,10 @@ class Spool:
                 raise self._error
             self.size += len(chunk)
             if self._queue is not None:
+                # Hash here while the helper thread writes the previous chunks: the two
+                # run on both cores, since each releases the GIL for large buffers.
+                if self._digest is not None:
+                    self._digest.update(chunk)
                 self._queue.put(chunk)
                 continue
             self._write(chunk)
@@ -66,9 +70,9 @@ class Spool:
                 self._thread = threading.Thread(target=self._drain, daemon=True)
                 self._thread.start()
 
-    def _write(self, chunk: bytes | memoryview) -> None:
+    def _write(self, chunk: bytes | memoryview, *, hashed: bool = False) -> None:
         self._file.write(chunk)
-        if self._digest is not None:
+        if self._digest is not None and not hashed:
             self._digest.update(chunk)
         self._unsynced += len(chunk)
         if self._unsynced >= EARLY_SYNC:
@@ -82,7 +86,7 @@ class Spool:
         while (chunk := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._write(chunk)
+                    self._write(chunk, hashed=True)
                 except BaseException as exc:
                     self._error = exc
 
