@@ -58,7 +58,7 @@ def test_eight_processes_share_one_run_exactly_once(server_process: ServerProces
         workers = [
             subprocess.Popen(
                 [sys.executable, "-c", WORKER],
-                env={**env, "RANK": str(rank)},
+                env={**env, "RANK": str(rank), "TRACKWAY_WORKER": f"rank-{rank}"},
                 stderr=subprocess.PIPE,
                 text=True,
             )
@@ -73,6 +73,12 @@ def test_eight_processes_share_one_run_exactly_once(server_process: ServerProces
         steps = [p.step for p in points]
         assert len(steps) == WORKERS * POINTS
         assert sorted(steps) == list(range(WORKERS * POINTS))
+        assert sorted({p.worker for p in points}) == sorted(f"rank-{r}" for r in range(WORKERS))
+        for rank in range(WORKERS):
+            # Each worker's label reached the server with every one of its points, once.
+            own = client.get_metric_history(run_id, "loss", worker=f"rank-{rank}")
+            assert [p.step for p in own] == list(range(rank * POINTS, (rank + 1) * POINTS))
+            assert {p.worker for p in own} == {f"rank-{rank}"}
         run = client.get_run(run_id)
         assert len(run.data.params) == WORKERS
         assert run.info.status == "RUNNING"  # attached workers leave the status to the creator

@@ -103,8 +103,11 @@ def group(
     return by_run, params, tags, markers
 
 
-def metric_batches(run_id: str, columns: dict[str, Columns], max_points: int) -> list[Outgoing]:
-    """Batches of at most `max_points` points; a long column is split across batches."""
+def metric_batches(
+    run_id: str, columns: dict[str, Columns], max_points: int, worker: str = ""
+) -> list[Outgoing]:
+    """Batches of at most `max_points` points; a long column is split across batches.
+    Every column carries the process's `worker` label."""
     out: list[Outgoing] = []
     batch = pb.LogStreamBatch(run_id=run_id)
     room = max_points
@@ -114,7 +117,7 @@ def metric_batches(run_id: str, columns: dict[str, Columns], max_points: int) ->
         while start < len(values):
             take = min(room, len(values) - start)
             end = start + take
-            col = batch.metrics.add(key=key)
+            col = batch.metrics.add(key=key, worker=worker)
             if start == 0 and end == len(values):
                 col.steps.extend(steps)
                 col.timestamps.extend(stamps)
@@ -155,12 +158,15 @@ def record_batches(run_id: str, params: dict[str, str], tags: dict[str, str]) ->
     return out
 
 
-def build(items: Iterable[object], max_points: int) -> tuple[list[Outgoing], list[Marker]]:
-    """The batches for drained items, in a stable order, and the markers found."""
+def build(
+    items: Iterable[object], max_points: int, worker: str = ""
+) -> tuple[list[Outgoing], list[Marker]]:
+    """The batches for drained items, in a stable order, and the markers found; metric
+    columns carry the `worker` label."""
     metrics, params, tags, markers = group(items)
     out: list[Outgoing] = []
     for run_id in {*params, *tags}:
         out.extend(record_batches(run_id, params.get(run_id, {}), tags.get(run_id, {})))
     for run_id, columns in metrics.items():
-        out.extend(metric_batches(run_id, columns, max_points))
+        out.extend(metric_batches(run_id, columns, max_points, worker))
     return out, markers

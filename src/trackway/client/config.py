@@ -20,6 +20,9 @@ class LoggerConfig:
       not acknowledged by then is reported on stderr.
     - `open_timeout`: how long to wait for a stream's `opened` answer.
     - `max_backoff`: the longest pause between reconnection attempts.
+    - `worker`: the label of this distributed worker (its rank or host) that every metric
+      point of the process carries; empty for none. From TRACKWAY_WORKER, else RANK (as
+      set by torchrun).
     """
 
     batch_points: int = 10_000
@@ -29,6 +32,7 @@ class LoggerConfig:
     exit_timeout: float = 30.0
     open_timeout: float = 30.0
     max_backoff: float = 2.0
+    worker: str = ""
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_points <= 100_000:
@@ -39,9 +43,16 @@ class LoggerConfig:
     @classmethod
     def from_env(cls, **overrides: Any) -> LoggerConfig:
         """Defaults, then TRACKWAY_LOGGER_<FIELD> variables, then `overrides`."""
-        found: dict[str, Any] = {}
+        found: dict[str, Any] = {"worker": default_worker()}
         for f in fields(cls):
+            if f.name == "worker":
+                continue
             raw = os.environ.get(f"TRACKWAY_LOGGER_{f.name.upper()}")
             if raw:
                 found[f.name] = int(raw) if f.type == "int" else float(raw)
         return replace(cls(), **{**found, **overrides})
+
+
+def default_worker() -> str:
+    """The worker label of this process: TRACKWAY_WORKER, else torchrun's RANK, else none."""
+    return os.environ.get("TRACKWAY_WORKER") or os.environ.get("RANK") or ""

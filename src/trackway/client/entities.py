@@ -48,6 +48,8 @@ class Metric:
     value: float
     step: int
     timestamp: int
+    # The distributed worker (rank, host) that logged the point; empty for none.
+    worker: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,13 @@ class Run:
 
 def metrics_from_columns(columns: metric_pb2.MetricColumns) -> list[Metric]:
     key = columns.key
+    if columns.workers:
+        return [
+            Metric(key, value, step, stamp, worker)
+            for step, stamp, value, worker in zip(
+                columns.steps, columns.timestamps, columns.values, columns.workers, strict=True
+            )
+        ]
     return [
         Metric(key, value, step, stamp)
         for step, stamp, value in zip(

@@ -291,7 +291,7 @@ class BackgroundLogger:
         items = [popleft() for _ in range(take)]
         with self._space:
             self._space.notify_all()
-        outgoing, markers = build(items, self.config.batch_points)
+        outgoing, markers = build(items, self.config.batch_points, self.config.worker)
         for out in outgoing:
             self._inflight.add(out)
             session.send(out.batch, out.seq)
@@ -332,7 +332,7 @@ class BackgroundLogger:
         items = []
         while self._buf:
             items.append(self._buf.popleft())
-        outgoing, markers = build(items, self.config.batch_points)
+        outgoing, markers = build(items, self.config.batch_points, self.config.worker)
         for out in outgoing:
             self._failures.record(out, typed)
         for marker in markers:

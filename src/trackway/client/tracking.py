@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from google.protobuf import field_mask_pb2
 
 from trackway.client.base import ClientBase, new_request_id
+from trackway.client.config import LoggerConfig, default_worker
 from trackway.client.entities import (
     DatasetInput,
     Experiment,
@@ -49,6 +50,15 @@ def now_ms() -> int:
 
 
 class TrackingMethods(ClientBase):
+    _logger_config: LoggerConfig | None = None
+
+    @property
+    def _worker(self) -> str:
+        """The worker label of metric writes: the logger config's, else from the
+        environment (TRACKWAY_WORKER, else RANK), as the background logger does."""
+        config = self._logger_config
+        return config.worker if config is not None else default_worker()
+
     # Experiments
 
     def create_experiment(
@@ -259,14 +269,21 @@ class TrackingMethods(ClientBase):
         value: float,
         timestamp: int | None = None,
         step: int = 0,
+        *,
+        worker: str | None = None,
     ) -> None:
-        """Appends one point now, in one RPC. For many points use `logger` or log_batch."""
+        """Appends one point now, in one RPC. For many points use `logger` or log_batch.
+        `worker` defaults to this client's worker label (TRACKWAY_WORKER, else RANK)."""
         self._call(
             self._tracking.LogMetric,
             pb.LogMetricRequest(
                 run_id=run_id,
                 metric=metric_pb2.Metric(
-                    key=key, value=float(value), timestamp=timestamp or now_ms(), step=step
+                    key=key,
+                    value=float(value),
+                    timestamp=timestamp or now_ms(),
+                    step=step,
+                    worker=self._worker if worker is None else worker,
                 ),
                 request_id=new_request_id(),
             ),
@@ -281,13 +298,20 @@ class TrackingMethods(ClientBase):
         *,
         request_id: str | None = None,
     ) -> None:
-        """All or nothing: at most 1,000 metrics, 100 params and 100 tags."""
+        """All or nothing: at most 1,000 metrics, 100 params and 100 tags. A metric without
+        a worker label gets this client's (TRACKWAY_WORKER, else RANK)."""
         self._call(
             self._tracking.LogBatch,
             pb.LogBatchRequest(
                 run_id=run_id,
                 metrics=[
-                    metric_pb2.Metric(key=m.key, value=m.value, timestamp=m.timestamp, step=m.step)
+                    metric_pb2.Metric(
+                        key=m.key,
+                        value=m.value,
+                        timestamp=m.timestamp,
+                        step=m.step,
+                        worker=m.worker or self._worker,
+                    )
                     for m in metrics
                 ],
                 params=[run_pb2.Param(key=k, value=v) for k, v in pairs(params)],
@@ -314,9 +338,12 @@ class TrackingMethods(ClientBase):
 
     # Reads
 
-    def get_metric_history(self, run_id: str, key: str, *, max_points: int = 0) -> list[Metric]:
+    def get_metric_history(
+        self, run_id: str, key: str, *, max_points: int = 0, worker: str = ""
+    ) -> list[Metric]:
         """The whole history in step order, page after page; or, with `max_points`, a
-        downsampled series that keeps its shape (first, last, each bucket's min and max)."""
+        downsampled series that keeps its shape (first, last, each bucket's min and max).
+        With `worker`, only the points of that worker."""
         points: list[Metric] = []
         token = ""
         while True:
@@ -328,6 +355,7 @@ class TrackingMethods(ClientBase):
                     page_size=0 if max_points else 100_000,
                     page_token=token,
                     max_points=max_points,
+                    worker=worker,
                 ),
             )
             points.extend(metrics_from_columns(reply.points))

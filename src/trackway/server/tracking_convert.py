@@ -105,14 +105,21 @@ def run_to_proto(run: Run) -> run_pb2.Run:
 
 
 def points_to_proto(key: str, points: Points) -> metric_pb2.MetricColumns:
+    """Worker labels are sent only when at least one point has one."""
     values: Sequence[float | None] = points.values
     if None in values:
         values = [math.nan if v is None else v for v in values]
+    workers: Sequence[str | None] = points.workers
+    if workers and not any(workers):
+        workers = ()
+    elif None in workers:
+        workers = ["" if w is None else w for w in workers]
     return metric_pb2.MetricColumns(
         key=key,
         steps=points.steps,
         timestamps=points.timestamps,
         values=values,  # type: ignore[arg-type]  # NaN replaced every None above
+        workers=workers,  # type: ignore[arg-type]  # "" replaced every None above
     )
 
 
@@ -120,7 +127,9 @@ def stream_writes(batch: tracking_service_pb2.LogStreamBatch) -> RunWrites:
     """Columns stay protobuf repeated fields: the store reads them without copying."""
     return RunWrites(
         run_id=batch.run_id,
-        metrics=[MetricColumns(c.key, c.steps, c.timestamps, c.values) for c in batch.metrics],
+        metrics=[
+            MetricColumns(c.key, c.steps, c.timestamps, c.values, c.worker) for c in batch.metrics
+        ],
         params=[(p.key, p.value) for p in batch.params],
         tags=[(t.key, t.value) for t in batch.tags],
     )

@@ -159,14 +159,14 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
     def LogMetric(self, request: pb.LogMetricRequest, context: Any) -> Any:
         m = request.metric
         self._service.log_metric(
-            request.run_id, m.key, m.value, m.timestamp, m.step, request.request_id
+            request.run_id, m.key, m.value, m.timestamp, m.step, request.request_id, m.worker
         )
         return pb.LogMetricResponse()
 
     def LogBatch(self, request: pb.LogBatchRequest, context: Any) -> Any:
         self._service.log_batch(
             request.run_id,
-            [(m.key, m.value, m.timestamp, m.step) for m in request.metrics],
+            [(m.key, m.value, m.timestamp, m.step, m.worker) for m in request.metrics],
             [(p.key, p.value) for p in request.params],
             [(t.key, t.value) for t in request.tags],
             request.request_id,
@@ -242,13 +242,17 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
             if request.page_token:
                 raise invalid("page_token", "does not apply when max_points is set")
             (points,) = self._service.metric_history_downsampled(
-                [request.run_id], request.metric_key, request.max_points
+                [request.run_id], request.metric_key, request.max_points, request.worker
             )
             return pb.GetMetricHistoryResponse(
                 points=convert.points_to_proto(request.metric_key, points)
             )
         points, token = self._service.metric_history(
-            request.run_id, request.metric_key, request.page_size, request.page_token
+            request.run_id,
+            request.metric_key,
+            request.page_size,
+            request.page_token,
+            request.worker,
         )
         return pb.GetMetricHistoryResponse(
             points=convert.points_to_proto(request.metric_key, points), next_page_token=token

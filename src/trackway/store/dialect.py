@@ -45,28 +45,49 @@ def upsert(
 
 
 def insert_points(conn: Connection, series: Sequence[tuple[int, MetricColumns]]) -> None:
-    """Appends the points of several series in one bulk statement.
+    """Appends the points of several series in bulk.
 
     This is the hottest loop of the server: rows are zipped lazily in C and handed to
     the driver's executemany (SQLite) or COPY (PostgreSQL) without per-row Python
-    objects beyond the tuple. PostgreSQL keeps NaN as a value, so it is turned into
-    NULL here to match SQLite, which does that by itself.
+    objects beyond the tuple. The worker label is one constant per column set; column
+    sets without one leave the column out (NULL), since binding a NULL for every row
+    costs SQLite's executemany a quarter of its speed. PostgreSQL keeps NaN as a value,
+    so it is turned into NULL here to match SQLite, which does that by itself.
     """
+    plain = [(sid, c) for sid, c in series if not c.worker]
+    labelled = [(sid, c) for sid, c in series if c.worker] if len(plain) < len(series) else []
     dbapi: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite":
         cur = dbapi.cursor()
-        cur.executemany(
-            "INSERT INTO metrics (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)",
-            chain.from_iterable(
-                zip(repeat(sid), c.steps, c.timestamps, c.values) for sid, c in series
-            ),
-        )
+        if plain:
+            cur.executemany(
+                "INSERT INTO metrics (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)",
+                chain.from_iterable(
+                    zip(repeat(sid), c.steps, c.timestamps, c.values) for sid, c in plain
+                ),
+            )
+        if labelled:
+            cur.executemany(
+                "INSERT INTO metrics (series_id, step, timestamp, value, worker) "
+                "VALUES (?, ?, ?, ?, ?)",
+                chain.from_iterable(
+                    zip(repeat(sid), c.steps, c.timestamps, c.values, repeat(c.worker))
+                    for sid, c in labelled
+                ),
+            )
         cur.close()
         return
-    with (
-        dbapi.cursor() as cur,
-        cur.copy("COPY metrics (series_id, step, timestamp, value) FROM STDIN") as copy,
-    ):
-        for sid, col in series:
-            for step, ts, value in zip(col.steps, col.timestamps, col.values, strict=True):
-                copy.write_row((sid, step, ts, None if value != value else value))
+    with dbapi.cursor() as cur:
+        if plain:
+            with cur.copy("COPY metrics (series_id, step, timestamp, value) FROM STDIN") as copy:
+                for sid, col in plain:
+                    for step, ts, value in zip(col.steps, col.timestamps, col.values, strict=True):
+                        copy.write_row((sid, step, ts, None if value != value else value))
+        if labelled:
+            with cur.copy(
+                "COPY metrics (series_id, step, timestamp, value, worker) FROM STDIN"
+            ) as copy:
+                for sid, col in labelled:
+                    worker = col.worker
+                    for step, ts, value in zip(col.steps, col.timestamps, col.values, strict=True):
+                        copy.write_row((sid, step, ts, None if value != value else value, worker))

@@ -61,7 +61,7 @@ def write_tags(conn: Connection, run_id: str, items: Sequence[tuple[str, str]]) 
 def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns]) -> None:
     """Appends points of several keys: one read of the keys' series rows, one insert per
     new key, one bulk update of the latest points that moved, one bulk insert of points."""
-    by_key = _merge_keys(columns)
+    by_key = _group_keys(columns)
     if not by_key:
         return
     keys = list(by_key)
@@ -77,8 +77,8 @@ def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns
     }
     moved: list[tuple[int, int, float | None, int]] = []
     series: list[tuple[int, MetricColumns]] = []
-    for key, col in by_key.items():
-        newest = max(zip(col.steps, col.timestamps, col.values, strict=True))
+    for key, cols in by_key.items():
+        newest = max(max(zip(c.steps, c.timestamps, c.values, strict=True)) for c in cols)
         found = stored.get(key)
         if found is None:
             series_id = _new_series(conn, run_id, key, newest)
@@ -86,7 +86,7 @@ def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns
             series_id = found[0]
             if _newer(newest, (found[1], found[2], _null_to_nan(found[3]))):
                 moved.append((newest[0], newest[1], _nan_to_null(newest[2]), series_id))
-        series.append((series_id, col))
+        series.extend((series_id, col) for col in cols)
     if moved:
         driver.executemany(
             conn,
@@ -98,22 +98,25 @@ def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns
     blocks.write(conn, series)
 
 
-def _merge_keys(columns: Sequence[MetricColumns]) -> dict[str, MetricColumns]:
-    """One column set per key; a batch may name a key twice."""
-    by_key: dict[str, MetricColumns] = {}
+def _group_keys(columns: Sequence[MetricColumns]) -> dict[str, list[MetricColumns]]:
+    """The column sets of each key, one per worker label; a batch may name a key twice."""
+    by_key: dict[str, list[MetricColumns]] = {}
     for col in columns:
         if not len(col.values):
             continue
-        seen = by_key.get(col.key)
-        if seen is None:
-            by_key[col.key] = col
+        cols = by_key.setdefault(col.key, [])
+        for i, seen in enumerate(cols):
+            if seen.worker == col.worker:
+                cols[i] = MetricColumns(
+                    col.key,
+                    [*seen.steps, *col.steps],
+                    [*seen.timestamps, *col.timestamps],
+                    [*seen.values, *col.values],
+                    col.worker,
+                )
+                break
         else:
-            by_key[col.key] = MetricColumns(
-                col.key,
-                [*seen.steps, *col.steps],
-                [*seen.timestamps, *col.timestamps],
-                [*seen.values, *col.values],
-            )
+            cols.append(col)
     return by_key
 
 

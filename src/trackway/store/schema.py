@@ -139,6 +139,8 @@ metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Double, nullable=True),
+    # The distributed worker (rank, host) that logged the point; NULL for none.
+    Column("worker", String(64), nullable=True),
     Index(None, "series_id", "step", "id"),
 )
 

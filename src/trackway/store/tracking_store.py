@@ -288,18 +288,18 @@ class SqlTrackingStore(SqlStore):
         return history.series_id(conn, run_id, key)
 
     def metric_history_page(
-        self, run_id: str, key: str, after: tuple[int, int] | None, size: int
+        self, run_id: str, key: str, after: tuple[int, int] | None, size: int, worker: str = ""
     ) -> tuple[history.Points, tuple[int, int] | None]:
         def read(conn: Connection) -> tuple[history.Points, tuple[int, int] | None]:
             series = self._series(conn, run_id, key)
             if series is None:
                 return history.Points(), None
-            return history.page(conn, series, after, size)
+            return history.page(conn, series, after, size, worker)
 
         return self._read(read)
 
     def metric_history_downsampled(
-        self, run_ids: Sequence[str], key: str, max_points: int
+        self, run_ids: Sequence[str], key: str, max_points: int, worker: str = ""
     ) -> list[history.Points]:
         def read(conn: Connection) -> list[history.Points]:
             found = []
@@ -308,7 +308,7 @@ class SqlTrackingStore(SqlStore):
                 found.append(
                     history.Points()
                     if series is None
-                    else history.downsampled(conn, series, max_points)
+                    else history.downsampled(conn, series, max_points, worker)
                 )
             return found
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from typing import Any
 
-Point = tuple[int, int, "float | None"]
+# (step, timestamp, value), or with a fourth entry, the worker label, when fed one.
+Point = tuple[Any, ...]
 
 
 class Reducer:
@@ -39,13 +41,21 @@ class Reducer:
         return self._lo + (bucket * self._span + self._buckets - 1) // self._buckets
 
     def feed(
-        self, steps: Sequence[int], stamps: Sequence[int], values: Sequence[float | None]
+        self,
+        steps: Sequence[int],
+        stamps: Sequence[int],
+        values: Sequence[float | None],
+        workers: Sequence[str | None] | None = None,
     ) -> None:
+        """Takes a chunk; with `workers`, each kept point carries its label as a 4th entry."""
         if not steps:
             return
+        cols: tuple[Sequence[Any], ...] = (steps, stamps, values)
+        if workers is not None:
+            cols = (*cols, workers)
         if self._first is None:
-            self._first = (steps[0], stamps[0], values[0])
-        self._last = (steps[-1], stamps[-1], values[-1])
+            self._first = tuple(c[0] for c in cols)
+        self._last = tuple(c[-1] for c in cols)
         start = 0
         last_bucket = self._bucket(steps[-1])
         for bucket in range(self._bucket(steps[0]), last_bucket + 1):
@@ -55,7 +65,7 @@ class Reducer:
                 else bisect_left(steps, self._bucket_start(bucket + 1), start)
             )
             if end > start:
-                self._take(bucket, steps, stamps, values, start, end)
+                self._take(bucket, cols, start, end)
             start = end
 
     def feed_extremes(self, low: Point, high: Point) -> None:
@@ -74,15 +84,8 @@ class Reducer:
     def set_ends(self, first: Point, last: Point) -> None:
         self._first, self._last = first, last
 
-    def _take(
-        self,
-        bucket: int,
-        steps: Sequence[int],
-        stamps: Sequence[int],
-        values: Sequence[float | None],
-        start: int,
-        end: int,
-    ) -> None:
+    def _take(self, bucket: int, cols: tuple[Sequence[Any], ...], start: int, end: int) -> None:
+        values = cols[2]
         chunk = values[start:end]
         if None in chunk:
             numbers = [v for v in chunk if v is not None]
@@ -94,9 +97,9 @@ class Reducer:
         i_low = values.index(low, start, end)
         i_high = values.index(high, start, end)
         if bucket not in self._low or low < self._low[bucket][0]:
-            self._low[bucket] = (low, (steps[i_low], stamps[i_low], low))
+            self._low[bucket] = (low, tuple(c[i_low] for c in cols))
         if bucket not in self._high or high > self._high[bucket][0]:
-            self._high[bucket] = (high, (steps[i_high], stamps[i_high], high))
+            self._high[bucket] = (high, tuple(c[i_high] for c in cols))
 
     def result(self) -> list[Point]:
         """The kept points in step order, without repeats; at most `max_points`."""

@@ -75,6 +75,8 @@ class Run:
 class MetricColumns:
     """Points of one metric key, column by column (point i = steps[i], timestamps[i], values[i]).
 
+    All the points share one optional worker label (a rank or host of distributed training).
+
     The columns may be any sequences, including protobuf repeated fields, so that the
     ingest path never copies points into per-point objects.
     """
@@ -83,6 +85,8 @@ class MetricColumns:
     steps: Sequence[int]
     timestamps: Sequence[int]
     values: Sequence[float]
+    # The distributed worker that logged every point of these columns; empty for none.
+    worker: str = ""
 
     def __len__(self) -> int:
         return len(self.values)

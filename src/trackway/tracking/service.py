@@ -209,24 +209,34 @@ class TrackingService:
         self.store.log("LogParam", RunWrites(run_id, params=[(key, value)]), request_id)
 
     def log_metric(
-        self, run_id: str, key: str, value: float, timestamp: int, step: int, request_id: str = ""
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int,
+        step: int,
+        request_id: str = "",
+        worker: str = "",
     ) -> None:
         check.run_id("run_id", run_id)
         check.key("metric.key", key)
         check.timestamp("metric.timestamp", timestamp)
+        check.worker("metric.worker", worker)
         check.request_id(request_id)
-        writes = RunWrites(run_id, metrics=[MetricColumns(key, [step], [timestamp], [value])])
+        point = MetricColumns(key, [step], [timestamp], [value], worker)
+        writes = RunWrites(run_id, metrics=[point])
         self.store.log("LogMetric", writes, request_id)
 
     def log_batch(
         self,
         run_id: str,
-        metrics: Sequence[tuple[str, float, int, int]] = (),
+        metrics: Sequence[check.MetricPoint] = (),
         params: Sequence[tuple[str, str]] = (),
         tags: Sequence[tuple[str, str]] = (),
         request_id: str = "",
     ) -> None:
-        """Logs (key, value, timestamp, step) points, params and tags in one transaction."""
+        """Logs (key, value, timestamp, step[, worker]) points, params and tags in one
+        transaction."""
         check.run_id("run_id", run_id)
         check.count("metrics", metrics, limits.MAX_BATCH_METRICS)
         columns = check.metric_points("metrics", metrics)
@@ -266,39 +276,45 @@ class TrackingService:
     # Reads
 
     def metric_history(
-        self, run_id: str, key: str, page_size: int = 0, page_token: str = ""
+        self, run_id: str, key: str, page_size: int = 0, page_token: str = "", worker: str = ""
     ) -> tuple[Points, str]:
+        """A page of a series; with `worker`, only the points of that worker."""
         check.run_id("run_id", run_id)
         check.key("metric_key", key)
+        check.worker("worker", worker)
         size = check.page_size(
             "page_size", page_size, limits.HISTORY_DEFAULT_PAGE, limits.HISTORY_MAX_PAGE
         )
-        fingerprint = query_fingerprint("history", run_id, key)
+        # Unfiltered tokens keep the fingerprint they had before worker labels existed.
+        fingerprint = query_fingerprint("history", run_id, key, *([worker] if worker else []))
         after = None
         if page_token:
             step, point_id = decode_page_token(page_token, fingerprint)
             if not isinstance(step, int) or not isinstance(point_id, int):
                 raise invalid("page_token", "is not a token of this metric history")
             after = (step, point_id)
-        points, cursor = self.store.metric_history_page(run_id, key, after, size)
+        points, cursor = self.store.metric_history_page(run_id, key, after, size, worker)
         token = encode_page_token(fingerprint, list(cursor)) if cursor else ""
         return points, token
 
     def metric_history_downsampled(
-        self, run_ids: Sequence[str], key: str, max_points: int
+        self, run_ids: Sequence[str], key: str, max_points: int, worker: str = ""
     ) -> list[Points]:
+        """Each run's series reduced to `max_points`; with `worker`, only the points of that
+        worker, which are read one by one: block summaries cover every worker."""
         if not run_ids:
             raise invalid("run_ids", "must name at least one run")
         check.count("run_ids", run_ids, limits.BULK_HISTORY_MAX_RUNS)
         for i, run_id in enumerate(run_ids):
             check.run_id(f"run_ids[{i}]", run_id)
         check.key("metric_key", key)
+        check.worker("worker", worker)
         points = check.page_size(
             "max_points", max_points, limits.BULK_HISTORY_DEFAULT_POINTS, limits.HISTORY_MAX_POINTS
         )
         if points < 3:
             raise invalid("max_points", "must be at least 3 (the first, the last and one more)")
-        return self.store.metric_history_downsampled(run_ids, key, points)
+        return self.store.metric_history_downsampled(run_ids, key, points, worker)
 
     def search_runs(
         self,

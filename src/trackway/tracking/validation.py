@@ -17,6 +17,11 @@ _KEY_CHARS = re.compile(r"^[\w\-. /]+$")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _EXPERIMENT_ID = re.compile(r"^[0-9]{1,18}$")
 _REQUEST_ID = re.compile(r"^[\w\-.:]+$")
+_WORKER = re.compile(r"^[A-Za-z0-9_\-.:]+$")
+
+# A point of LogBatch or LogMetric: (key, value, timestamp, step), with an optional
+# fifth entry, the worker label.
+MetricPoint = tuple[str, float, int, int] | tuple[str, float, int, int, str]
 
 
 def key(field_path: str, value: str) -> None:
@@ -88,6 +93,19 @@ def request_id(value: str) -> None:
         )
 
 
+def worker(field_path: str, value: str) -> None:
+    """An optional label of a distributed worker (rank, host): empty, or a few safe
+    characters, since it is shown in charts and compared as is."""
+    if not value:
+        return
+    if len(value) > limits.MAX_WORKER_LENGTH or not _WORKER.fullmatch(value):
+        raise invalid(
+            field_path,
+            f"{value[:80]!r} must be at most {limits.MAX_WORKER_LENGTH} characters of letters, "
+            "digits and '_-.:'",
+        )
+
+
 def timestamp(field_path: str, value: int) -> None:
     if value < 0:
         raise invalid(field_path, f"{value} is negative; timestamps are epoch milliseconds")
@@ -132,6 +150,8 @@ def metric_columns(field_path: str, columns: Iterable[MetricColumns], max_points
     total = 0
     for i, col in enumerate(columns):
         key(f"{field_path}[{i}].key", col.key)
+        if col.worker:
+            worker(f"{field_path}[{i}].worker", col.worker)
         n = len(col.values)
         if len(col.steps) != n or len(col.timestamps) != n:
             raise invalid(
@@ -147,17 +167,24 @@ def metric_columns(field_path: str, columns: Iterable[MetricColumns], max_points
     return total
 
 
-def metric_points(
-    field_path: str, points: Sequence[tuple[str, float, int, int]]
-) -> list[MetricColumns]:
-    """Checks (key, value, timestamp, step) points, naming each bad one by its index in
-    the request, and groups them by key, each key's points in request order."""
-    grouped: dict[str, MetricColumns] = {}
-    for i, (k, value, stamp, step) in enumerate(points):
-        col = grouped.get(k)
+def metric_points(field_path: str, points: Sequence[MetricPoint]) -> list[MetricColumns]:
+    """Checks (key, value, timestamp, step[, worker]) points, naming each bad one by its
+    index in the request, and groups them by key and worker, each group's points in
+    request order."""
+    # Keyed by the key alone when there is no label: this loop runs once per point.
+    grouped: dict[str | tuple[str, str], MetricColumns] = {}
+    for i, point in enumerate(points):
+        if len(point) == 4:
+            k, value, stamp, step = point
+            label = ""
+        else:
+            k, value, stamp, step, label = point
+        group = (k, label) if label else k
+        col = grouped.get(group)
         if col is None:
             key(f"{field_path}[{i}].key", k)
-            col = grouped[k] = MetricColumns(k, [], [], [])
+            worker(f"{field_path}[{i}].worker", label)
+            col = grouped[group] = MetricColumns(k, [], [], [], label)
         if stamp < 0:
             raise invalid(
                 f"{field_path}[{i}].timestamp", f"{stamp} is negative; timestamps are epoch ms"

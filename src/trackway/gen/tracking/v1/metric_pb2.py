@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!trackway/tracking/v1/metric.proto\x12\x14trackway.tracking.v1\"U\n\x06Metric\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x03\x12\x0e\n\x06run_id\x18\x05 \x01(\t\"O\n\rMetricColumns\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x03(\x03\x12\x12\n\ntimestamps\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01\x42\x1c\n\x18\x64\x65v.trackway.tracking.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!trackway/tracking/v1/metric.proto\x12\x14trackway.tracking.v1\"e\n\x06Metric\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\x12\x0c\n\x04step\x18\x04 \x01(\x03\x12\x0e\n\x06run_id\x18\x05 \x01(\t\x12\x0e\n\x06worker\x18\x06 \x01(\t\"p\n\rMetricColumns\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05steps\x18\x02 \x03(\x03\x12\x12\n\ntimestamps\x18\x03 \x03(\x03\x12\x0e\n\x06values\x18\x04 \x03(\x01\x12\x0e\n\x06worker\x18\x05 \x01(\t\x12\x0f\n\x07workers\x18\x06 \x03(\tB\x1c\n\x18\x64\x65v.trackway.tracking.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,7 +34,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\030dev.trackway.tracking.v1P\001'
   _globals['_METRIC']._serialized_start=59
-  _globals['_METRIC']._serialized_end=144
-  _globals['_METRICCOLUMNS']._serialized_start=146
-  _globals['_METRICCOLUMNS']._serialized_end=225
+  _globals['_METRIC']._serialized_end=160
+  _globals['_METRICCOLUMNS']._serialized_start=162
+  _globals['_METRICCOLUMNS']._serialized_end=274
 # @@protoc_insertion_point(module_scope)

@@ -388,18 +388,20 @@ class LogStreamAck(_message.Message):
     def __init__(self, seq: _Optional[int] = ...) -> None: ...
 
 class GetMetricHistoryRequest(_message.Message):
-    __slots__ = ("run_id", "metric_key", "page_size", "page_token", "max_points")
+    __slots__ = ("run_id", "metric_key", "page_size", "page_token", "max_points", "worker")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]
     METRIC_KEY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
     run_id: str
     metric_key: str
     page_size: int
     page_token: str
     max_points: int
-    def __init__(self, run_id: _Optional[str] = ..., metric_key: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., max_points: _Optional[int] = ...) -> None: ...
+    worker: str
+    def __init__(self, run_id: _Optional[str] = ..., metric_key: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., max_points: _Optional[int] = ..., worker: _Optional[str] = ...) -> None: ...
 
 class GetMetricHistoryResponse(_message.Message):
     __slots__ = ("points", "next_page_token")
