@@ -95,6 +95,11 @@ def test_grpcurl_lists_describes_calls_and_checks_health(server: RunningServer) 
     assert {TRACKING, HEALTH, REFLECTION} <= set(listed)
     described = run(target, "describe", TRACKING)
     assert "rpc CreateExperiment" in described and "rpc LogStream" in described
+    # The comments in proto/ reach operators: describe shows them.
+    method = run(target, "describe", f"{TRACKING}.CreateExperiment")
+    assert "Creates an experiment" in method
+    message = run(target, "describe", "trackway.tracking.v1.CreateRunRequest")
+    assert "A name is generated when missing" in message
     created = json.loads(
         run("-d", json.dumps({"name": "from-grpcurl"}), target, f"{TRACKING}/CreateExperiment")
     )

@@ -12,7 +12,6 @@ from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from trackway.artifacts.repos import open_repository
 from trackway.artifacts.service import ArtifactService
@@ -20,7 +19,7 @@ from trackway.config import ServerConfig
 from trackway.registry.service import RegistryService
 from trackway.rest.app import create_app
 from trackway.rest.server import HttpServer
-from trackway.server import artifacts_servicer, registry_servicer, tracking_servicer
+from trackway.server import artifacts_servicer, reflection, registry_servicer, tracking_servicer
 from trackway.server.errors import ErrorInterceptor
 from trackway.store.registry_store import SqlRegistryStore
 from trackway.store.tracking_store import SqlTrackingStore
@@ -113,8 +112,8 @@ def create_server(config: ServerConfig) -> RunningServer:
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [tracking_name, artifacts_name, registry_name]
-    names += [health.SERVICE_NAME, reflection.SERVICE_NAME]
-    reflection.enable_server_reflection(names, server)
+    names += [health.SERVICE_NAME]
+    reflection.enable(server, names)
     try:
         port = server.add_insecure_port(_address(config.host, config.grpc_port))
     except RuntimeError as exc:
