@@ -10,11 +10,9 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar, cast
 
 from trackway.gen.tracking.v1 import experiment_pb2, metric_pb2, run_pb2
+from trackway.tracking.entities import RUN_STATUSES
 
 T = TypeVar("T")
-
-RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
-TERMINAL_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 
 def status_name(value: int) -> str:

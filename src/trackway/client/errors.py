@@ -7,9 +7,6 @@ input, a BadRequest. The client turns every failed call into one of the classes 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -91,18 +88,3 @@ def _status(exc: grpc.RpcError) -> status_pb2.Status | None:
         return rpc_status.from_call(exc)
     except ValueError:
         return None
-
-
-def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, grpc.RpcError):
-        return code_of(exc) in RETRYABLE
-    return isinstance(exc, (errors.Unavailable, errors.Aborted))
-
-
-@contextmanager
-def mapped(target: str = "") -> Iterator[None]:
-    """Runs a block, turning any grpc.RpcError it raises into a typed exception."""
-    try:
-        yield
-    except grpc.RpcError as exc:
-        raise from_rpc_error(exc, target) from None

@@ -11,7 +11,6 @@ from trackway.errors import FailedPrecondition, NotFound, invalid
 from trackway.store import dialect, driver, experiment_ops, ingest, rows
 from trackway.store.schema import (
     datasets,
-    experiments,
     input_tags,
     metric_series,
     params,
@@ -227,10 +226,3 @@ def _load_inputs(conn: Connection, ids: Sequence[str], by_id: dict[str, Run]) ->
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
-
-
-def experiment_is_active(conn: Connection, experiment_id: int) -> bool:
-    stage = conn.execute(
-        select(experiments.c.lifecycle_stage).where(experiments.c.experiment_id == experiment_id)
-    ).scalar()
-    return stage == ACTIVE

@@ -35,7 +35,7 @@ _STOP = object()
 
 @dataclass
 class WriterStats:
-    """Counters that the benchmarks and /metrics read."""
+    """Counters of the commits so far; tests read them, and /metrics (issue 10) will."""
 
     commits: int = 0
     jobs: int = 0

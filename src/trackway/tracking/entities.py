@@ -101,9 +101,6 @@ class RunWrites:
     params: list[tuple[str, str]] = field(default_factory=list)
     tags: list[tuple[str, str]] = field(default_factory=list)
 
-    def point_count(self) -> int:
-        return sum(len(m) for m in self.metrics)
-
 
 @dataclass(slots=True)
 class Page(Generic[T]):
