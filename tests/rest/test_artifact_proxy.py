@@ -71,20 +71,20 @@ def test_deleted_run_refuses_uploads(gateway: Gateway, run_root: str) -> None:
     assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
-def test_multipart_is_declined_and_the_client_falls_back(
-    client: Any, gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_small_multipart_parts_reassemble_in_order(
+    client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    create = gateway.call("POST", "mlflow-artifacts/mpu/create/1/x", {"path": "x", "num_parts": 2})
-    assert create.status_code == 501
-    assert create.json()["error_code"] == "NOT_IMPLEMENTED"
     monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "1")
     monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "1024")
     exp = client.create_experiment(unique("mpu"))
     run_id = client.create_run(exp).info.run_id
-    (tmp_path / "f.bin").write_bytes(b"y" * 5000)
+    body = bytes(range(256)) * 20
+    (tmp_path / "f.bin").write_bytes(body)
     client.log_artifact(run_id, str(tmp_path / "f.bin"))
-    assert [(f.path, f.file_size) for f in client.list_artifacts(run_id)] == [("f.bin", 5000)]
+    assert [(f.path, f.file_size) for f in client.list_artifacts(run_id)] == [("f.bin", len(body))]
+    got = Path(client.download_artifacts(run_id, "f.bin", str(tmp_path / "out")))
+    assert got.read_bytes() == body
 
 
 def test_ajax_prefix_serves_the_same_api(gateway: Gateway) -> None:

@@ -1,17 +1,18 @@
 """The artifact service: scopes to roots, checked paths, verified uploads, bounded reads.
 
 It owns the rules (which root a run or experiment writes to, what a safe path is,
-when an upload becomes visible); a repository owns the bytes. gRPC and, later, the
-REST gateway's artifact proxy both call this class.
+when an upload becomes visible); a repository owns the bytes. gRPC and the REST
+gateway's artifact proxy both call this class; the proxy alone uses the multipart
+uploads (MLflow's `mpu/...` protocol, see multipart.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from trackway.artifacts import paths, spool
+from trackway.artifacts import multipart, paths, spool
 from trackway.artifacts.repository import ArtifactRepository, FileInfo
 from trackway.errors import FailedPrecondition, NotFound, invalid
 from trackway.search import decode_page_token, encode_page_token, query_fingerprint
@@ -54,6 +55,7 @@ class ArtifactService:
         self._root = repo.uri.rstrip("/")
         self._staging: Path = repo.staging_dir()
         self._sessions = spool.SessionStore(self._staging)
+        self._multipart = multipart.MultipartUploads(self._staging)
 
     @property
     def root_uri(self) -> str:
@@ -152,6 +154,48 @@ class ArtifactService:
         finally:
             self._sessions.finish(session_id)
         return Stored(FileInfo(session.path, False, staged.size), digest, staged.size)
+
+    # Multipart uploads: parts arrive in any order and in parallel; one commit at the end
+
+    def create_multipart(self, scope: Scope, path: str, num_parts: int) -> str:
+        """Starts a multipart upload of `num_parts` parts to `path`; returns its id."""
+        prefix, _ = self._prefix(scope, write=True)
+        path = paths.clean("path", path)
+        return self._multipart.create(prefix, path, num_parts).upload_id
+
+    def upload_part(
+        self,
+        upload_id: str,
+        part_number: int,
+        chunks: Iterable[bytes | memoryview],
+        *,
+        size: int = 0,
+    ) -> str:
+        """Stores one part from a stream (replacing an earlier version of it) and returns
+        its ETag once the part is durable. The upload id alone names the upload: it is
+        random, and the scope is checked again when the upload completes."""
+        return self._multipart.put_part(upload_id, part_number, chunks, size)
+
+    def complete_multipart(
+        self, scope: Scope, path: str, upload_id: str, parts: Sequence[multipart.Part]
+    ) -> Stored:
+        """Joins every part, in order, into the file at `path`, which appears at once."""
+        prefix, _ = self._prefix(scope, write=True)
+        path = paths.clean("path", path)
+        target = paths.join(prefix, path)
+
+        def publish(source: Path) -> None:
+            self._repo.put(source, target)
+
+        size, digest = self._multipart.complete(upload_id, prefix, path, parts, publish)
+        return Stored(FileInfo(path, False, size), digest, size)
+
+    def abort_multipart(self, scope: Scope, path: str, upload_id: str) -> None:
+        """Drops a multipart upload and its parts; aborting one that is gone is no error."""
+        # Allowed in a deleted run or experiment: aborting only removes staged bytes.
+        prefix, _ = self._prefix(scope, write=False)
+        path = paths.clean("path", path)
+        self._multipart.abort(upload_id, prefix, path)
 
     def upload_folder(
         self, scope: Scope, base: str, items: Iterable[FolderFile | bytes]
@@ -275,8 +319,8 @@ class ArtifactService:
             raise invalid("path", f"{path!r} leads outside the artifact root") from exc
 
     def sweep(self) -> int:
-        """Removes expired sessions and abandoned spools."""
-        return self._sessions.sweep(self._staging)
+        """Removes expired sessions, abandoned multipart uploads and loose spools."""
+        return self._sessions.sweep(self._staging) + self._multipart.sweep()
 
 
 def _check_sha256(value: str) -> None:

@@ -12,19 +12,27 @@ Bodies stream both ways: an upload is fed to `ArtifactService.upload` chunk by c
 the request arrives, and a download is sent as the repository yields it, with its
 Content-Length, so memory stays bounded by one chunk.
 
-Multipart uploads: MLflow's protocol (`mpu/create` hands out presigned part URLs that
-the client fills in parallel, without telling the file's size) does not fit the
-service's resumable sessions, which need the size up front and take bytes in order.
-`mpu/create` therefore answers NOT_IMPLEMENTED with the message MLflow's client
-recognises (`Multipart upload is not supported for the current artifact repository`),
-and the client falls back to one streamed PUT. `mpu/complete` and `mpu/abort` answer the
-same, and so does `presigned/<path>` (presigned downloads).
+Multipart uploads follow MLflow's protocol. `POST mpu/create/<folder>` with
+`{"path": <the client's local file>, "num_parts": N}` starts an upload of the file named
+by the path's last segment into `<folder>`, and answers `{"upload_id", "credentials"}`:
+one URL per part, pointing back at this server (`mpu/parts/<upload id>/<n>`, built from
+the request's scheme and Host), since the proxy serves every store the same way. The
+client PUTs each part's bytes to its URL, in parallel; each PUT streams to the service
+and answers with the part's ETag header. `POST mpu/complete/<folder>` with the
+`parts` and their ETags joins them into the file, which only then appears;
+`POST mpu/abort/<folder>` drops the upload. An unknown upload id is
+RESOURCE_DOES_NOT_EXIST (404; MLflow's own server lets the store's error through as a
+500), and a bad part list INVALID_PARAMETER_VALUE (400). The rules (part bounds, ETags,
+atomic publication) live in ArtifactService and `trackway.artifacts.multipart`; this
+module only translates. `presigned/<path>` (presigned downloads) answers
+NOT_IMPLEMENTED, which MLflow's client takes as "download through the proxy".
 """
 
 from __future__ import annotations
 
 import logging
 import mimetypes
+import ntpath
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -33,10 +41,11 @@ import anyio
 import anyio.from_thread
 
 from trackway.artifacts import paths
+from trackway.artifacts.multipart import Part
 from trackway.artifacts.service import ArtifactService, Scope
 from trackway.errors import NotFound, invalid
 from trackway.rest import convert, jsonio
-from trackway.rest.errors import RestError, endpoint_not_found, not_implemented
+from trackway.rest.errors import RestError, endpoint_not_found, malformed, not_implemented
 from trackway.rest.fields import Fields
 from trackway.rest.uris import ArtifactUris
 from trackway.tracking.service import TrackingService
@@ -47,8 +56,12 @@ Offload = Callable[..., Awaitable[Any]]
 
 log = logging.getLogger(__name__)
 
-MPU_UNSUPPORTED = "Multipart upload is not supported for the current artifact repository"
+PART_ROUTE = "/api/2.0/mlflow-artifacts/mpu/parts"
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
+# A Host header as a client may send it: a name or IPv4 address, or a bracketed IPv6
+# address, and a port. Anything else would turn into part URLs pointing who knows where.
+_HOST = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
+_MAX_JSON_BYTES = 16 << 20  # a completion of 10,000 parts is about 2 MB
 _CACHE_LIMIT = 10_000
 # Content types a browser could run: served as plain text, never rendered.
 _ACTIVE_TYPES = ("text/html", "image/svg+xml", "application/javascript", "text/javascript")
@@ -139,10 +152,20 @@ class ArtifactProxy:
             if method == "DELETE":
                 await self._offload(self._delete, path)
                 return 200, b"{}"
-        if method == "POST" and tail.startswith(("mpu/create/", "mpu/complete/", "mpu/abort/")):
-            raise not_implemented(
-                f"{MPU_UNSUPPORTED}: this server streams a single PUT to the store instead"
-            )
+        if tail.startswith("mpu/"):
+            action, _, rest = tail[len("mpu/") :].partition("/")
+            if method == "POST" and action in ("create", "complete", "abort"):
+                fields = Fields.from_body(await _json_body(receive))
+                if action == "create":
+                    base = _base_url(scope)
+                    reply = await self._offload(self._create_multipart, rest, fields, base)
+                    return 200, jsonio.dumps(reply)
+                finish = self._complete_multipart if action == "complete" else self._abort_multipart
+                await self._offload(finish, rest, fields)
+                return 200, b"{}"
+            if method == "PUT" and action == "parts":
+                await self._upload_part(rest, scope, receive, send)
+                return None
         if method == "GET" and tail.startswith("presigned/"):
             raise not_implemented("presigned downloads are not supported; GET the artifact")
         raise endpoint_not_found(method, f"/api/2.0/mlflow-artifacts/{tail}")
@@ -167,29 +190,88 @@ class ArtifactProxy:
 
     async def _upload(self, path: str, scope: dict[str, Any], receive: Receive) -> None:
         headers = dict(scope["headers"])
-        length = headers.get(b"content-length", b"0").decode()
-        size = int(length) if length.isdigit() else 0
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         target, rel = await self._offload(self._locator.locate, path)
 
-        async def next_message() -> dict[str, Any]:
-            return await receive()
-
-        def body() -> Iterator[bytes]:
-            while True:
-                message = anyio.from_thread.run(next_message)
-                if message["type"] == "http.disconnect":
-                    raise ClientGone()
-                chunk = message.get("body", b"")
-                if chunk:
-                    yield chunk
-                if not message.get("more_body", False):
-                    return
-
         def store() -> None:
-            self._artifacts.upload(target, rel, body(), size=size, content_type=content_type)
+            self._artifacts.upload(
+                target,
+                rel,
+                _request_body(receive),
+                size=_content_length(headers),
+                content_type=content_type,
+            )
 
         await self._offload(store)
+
+    # Multipart uploads
+
+    def _multipart_target(self, folder: str, fields: Fields) -> tuple[Scope, str]:
+        """The scope and file path an `mpu/...` request addresses: the URL names the
+        folder, and the body's `path` (the client's local file) the file's name."""
+        local = fields.text("path", required=True)
+        # ntpath splits on both separators, so a Windows client's path names its file too.
+        name = paths.clean("path", ntpath.basename(local))
+        target, rel = self._locator.locate(folder)
+        return target, paths.join(rel, name)
+
+    def _create_multipart(self, folder: str, fields: Fields, base: str) -> dict[str, Any]:
+        target, path = self._multipart_target(folder, fields)
+        num_parts = fields.integer("num_parts")
+        upload_id = self._artifacts.create_multipart(target, path, num_parts)
+        return {
+            "upload_id": upload_id,
+            "credentials": [
+                {"url": f"{base}{PART_ROUTE}/{upload_id}/{n}", "part_number": n, "headers": {}}
+                for n in range(1, num_parts + 1)
+            ],
+        }
+
+    def _complete_multipart(self, folder: str, fields: Fields) -> None:
+        target, path = self._multipart_target(folder, fields)
+        if not fields.has("parts"):
+            raise invalid("parts", "Missing value for required parameter 'parts'")
+        parts = []
+        for i, item in enumerate(fields.objects("parts")):
+            number = item.get("part_number")
+            if isinstance(number, bool) or number is None:
+                raise invalid(f"parts[{i}].part_number", "must be an integer")
+            etag = item.get("etag") or ""
+            if not isinstance(etag, str):
+                raise invalid(f"parts[{i}].etag", "must be a string")
+            parts.append(Part(jsonio.parse_int(f"parts[{i}].part_number", number), etag))
+        self._artifacts.complete_multipart(target, path, fields.text("upload_id"), parts)
+
+    def _abort_multipart(self, folder: str, fields: Fields) -> None:
+        target, path = self._multipart_target(folder, fields)
+        self._artifacts.abort_multipart(target, path, fields.text("upload_id"))
+
+    async def _upload_part(
+        self, rest: str, scope: dict[str, Any], receive: Receive, send: Send
+    ) -> None:
+        upload_id, _, number = rest.partition("/")
+        if not number.isdigit() or len(number) > 6:
+            raise invalid("part_number", f"{number[:20]!r} is not a part number")
+        size = _content_length(dict(scope["headers"]))
+
+        def store() -> str:
+            return self._artifacts.upload_part(
+                upload_id, int(number), _request_body(receive), size=size
+            )
+
+        etag = await self._offload(store)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"2"),
+                    (b"etag", f'"{etag}"'.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"{}"})
 
     async def _download(self, path: str, send: Send) -> None:
         def open_file() -> tuple[int, Iterator[bytes], str]:
@@ -224,3 +306,56 @@ class ArtifactProxy:
             close = getattr(chunks, "close", None)
             if close is not None:
                 await self._offload(close)
+
+
+def _request_body(receive: Receive) -> Iterator[bytes]:
+    """The request body as a blocking iterator for a worker thread: each chunk is awaited
+    on the event loop only when the thread asks for it, so one chunk is held at a time."""
+
+    async def next_message() -> dict[str, Any]:
+        return await receive()
+
+    while True:
+        message = anyio.from_thread.run(next_message)
+        if message["type"] == "http.disconnect":
+            raise ClientGone()
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+def _content_length(headers: dict[bytes, bytes]) -> int:
+    """The declared body size, or 0 when none was declared (a chunked body)."""
+    length = headers.get(b"content-length", b"0").decode("latin-1")
+    return int(length) if length.isdigit() else 0
+
+
+async def _json_body(receive: Receive) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise malformed("the client disconnected before the body arrived")
+        chunk = message.get("body", b"")
+        total += len(chunk)
+        if total > _MAX_JSON_BYTES:
+            raise RestError("BAD_REQUEST", 413, f"the request body is over {_MAX_JSON_BYTES} bytes")
+        parts.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(parts)
+
+
+def _base_url(scope: dict[str, Any]) -> str:
+    """This server as the client reached it: scheme, Host and any mount path, so that the
+    part URLs handed out lead back here (uvicorn sets the scheme from X-Forwarded-Proto
+    when a trusted proxy sends it)."""
+    host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+    if not host:
+        server_host, port = scope.get("server") or ("127.0.0.1", 80)
+        host = f"[{server_host}]:{port}" if ":" in server_host else f"{server_host}:{port}"
+    if not _HOST.fullmatch(host):
+        raise malformed(f"the Host header {host[:100]!r} is not a host and port")
+    return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
