@@ -107,6 +107,9 @@ def resolve(field: Field, field_name: str) -> tuple[str, str | Attribute]:
     return entity, attribute
 
 
+_SELECTIVE_OPS = frozenset({"=", "IN"})
+
+
 def compile_run_filter(text: str) -> ColumnElement[bool] | None:
     """The WHERE clause for a run filter over `runs`; None when the filter is empty."""
     node = parse_filter(text, _FIELD)
@@ -124,6 +127,10 @@ def _comparison(cmp: Comparison) -> ColumnElement[bool]:
         return found if cmp.op == "IS NOT NULL" else ~found
     kind: Kind = "float" if entity == "metrics" else "string"
     test = compare(table.c[column], kind, cmp, entity, _FIELD)
+    if entity != "metrics" and cmp.op in _SELECTIVE_OPS:
+        # An exact param or tag value is usually rare: the (key, value) index finds its
+        # runs first, instead of probing every run of the experiments.
+        return runs.c.run_id.in_(select(table.c.run_id).where(table.c.key == target, test))
     return correlated.where(test).correlate(runs)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trackway.tracking.entities import Experiment, LatestMetric, RunInfo
+from trackway.tracking.entities import Experiment, RunInfo
 
 
 def experiment(row: Any, tags: dict[str, str] | None = None) -> Experiment:
@@ -31,13 +31,4 @@ def run_info(row: Any) -> RunInfo:
         artifact_uri=row.artifact_uri,
         lifecycle_stage=row.lifecycle_stage,
         parent_run_id=row.parent_run_id,
-    )
-
-
-def latest_metric(row: Any) -> LatestMetric:
-    return LatestMetric(
-        key=row.key,
-        value=float("nan") if row.last_value is None else row.last_value,
-        timestamp=row.last_timestamp,
-        step=row.last_step,
     )

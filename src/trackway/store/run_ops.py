@@ -12,8 +12,6 @@ from trackway.store import dialect, driver, experiment_ops, ingest, rows
 from trackway.store.schema import (
     datasets,
     input_tags,
-    metric_series,
-    params,
     run_inputs,
     runs,
     tags,
@@ -23,11 +21,13 @@ from trackway.tracking.entities import (
     DELETED,
     Dataset,
     DatasetInput,
+    LatestMetric,
     Run,
     RunInfo,
 )
 
 PARENT_TAG = "mlflow.parentRunId"
+_NAN = float("nan")
 
 
 def info(conn: Connection, run_id: str) -> RunInfo:
@@ -184,19 +184,31 @@ def load(conn: Connection, infos: Sequence[RunInfo], *, with_data: bool = True) 
         return found
     by_id = {r.info.run_id: r for r in found}
     ids = list(by_id)
+    # Plain driver reads: a page of runs has thousands of params, tags and metrics, and
+    # SQLAlchemy's row objects cost more than the SQL that finds them.
     for chunk in _chunks(ids, 500):
-        for row in conn.execute(
-            select(params).where(params.c.run_id.in_(chunk)).order_by(params.c.key)
+        marks = ", ".join("?" * len(chunk))
+        for run_id, key, value in driver.fetchall(
+            conn,
+            f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks}) ORDER BY key",
+            chunk,
         ):
-            by_id[row.run_id].params[row.key] = row.value
-        for row in conn.execute(select(tags).where(tags.c.run_id.in_(chunk)).order_by(tags.c.key)):
-            by_id[row.run_id].tags[row.key] = row.value
-        for row in conn.execute(
-            select(metric_series)
-            .where(metric_series.c.run_id.in_(chunk))
-            .order_by(metric_series.c.key)
+            by_id[run_id].params[key] = value
+        for run_id, key, value in driver.fetchall(
+            conn,
+            f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks}) ORDER BY key",
+            chunk,
         ):
-            by_id[row.run_id].metrics.append(rows.latest_metric(row))
+            by_id[run_id].tags[key] = value
+        for run_id, key, step, timestamp, value in driver.fetchall(
+            conn,
+            "SELECT run_id, key, last_step, last_timestamp, last_value FROM metric_series "
+            f"WHERE run_id IN ({marks}) ORDER BY key",
+            chunk,
+        ):
+            by_id[run_id].metrics.append(
+                LatestMetric(key, _NAN if value is None else value, timestamp, step)
+            )
         _load_inputs(conn, chunk, by_id)
     return found
 
