@@ -57,19 +57,30 @@ _CLIENT = (
     "RunInfo",
     "TrackwayClient",
 )
+# Autologging (scikit-learn now): `trackway.autolog()`.
+_AUTOLOG = ("autolog",)
+# Subpackages reachable as attributes after a bare `import trackway`.
+_SUBMODULES = ("models", "sklearn")
 _HOMES = {
     **{name: "trackway.fluent" for name in _FLUENT},
     **{name: "trackway.client" for name in _CLIENT},
+    **{name: "trackway.sklearn" for name in _AUTOLOG},
 }
 
-__all__ = ["__version__", *_FLUENT, *_CLIENT]
+# Not the subpackages: `from trackway import *` must not need their optional extras.
+__all__ = ["__version__", *_FLUENT, *_CLIENT, *_AUTOLOG]
 
 if TYPE_CHECKING:  # the names that __getattr__ serves, for type checkers
+    from trackway import models as models
+    from trackway import sklearn as sklearn
     from trackway.client import *  # noqa: F403
     from trackway.fluent import *  # noqa: F403
+    from trackway.sklearn import autolog as autolog
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"trackway.{name}")  # the import binds it here
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'trackway' has no attribute {name!r}")
@@ -79,4 +90,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(__all__)
+    return sorted([*__all__, *_SUBMODULES])
