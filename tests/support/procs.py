@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -40,8 +41,17 @@ def wait_serving(port: int, timeout: float = 30.0) -> float:
 class ServerProcess:
     """`trackway server` as a child process."""
 
-    def __init__(self, db_url: str, artifact_root: str, log_path: Path, port: int = 0) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        artifact_root: str,
+        log_path: Path,
+        port: int = 0,
+        http_port: int = 0,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.port = port or free_port()
+        self.http_port = http_port or free_port()
         self.log_path = log_path
         self._log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
@@ -53,13 +63,14 @@ class ServerProcess:
                 "--grpc-port",
                 str(self.port),
                 "--http-port",
-                "0",
+                str(self.http_port),
                 "--backend-store-uri",
                 db_url,
                 "--artifacts-destination",
                 artifact_root,
                 "--grace-seconds",
                 "5",
+                *extra_args,
             ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
@@ -70,6 +81,10 @@ class ServerProcess:
     @property
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def kill9(self) -> None:
         self.proc.send_signal(signal.SIGKILL)
