@@ -27,25 +27,43 @@ serve: setup ## Install, then run the server on SQLite and ./trackway-data
 
 gen: setup ## Regenerate all generated code from proto/
 	$(BIN)/python tools/gen_python.py
+	$(BIN)/python tools/gen_openapi.py
+	$(BIN)/python tools/gen_r.py
 
 checkgenerate: setup ## Fail when the committed generated code is stale against proto/
 	$(BIN)/python tools/gen_python.py --check
+	$(BIN)/python tools/gen_openapi.py --check
+	$(BIN)/python tools/gen_r.py --check
+
+# The googleapis protos that proto/ imports (HTTP rules), copied from the installed
+# googleapis-common-protos package for buf, which cannot reach its registry offline.
+GOOGLEAPIS := build/googleapis
+
+buf-deps: setup ## Copy the googleapis protos that proto/ imports into build/ for buf
+	$(BIN)/python tools/gen_python.py --googleapis $(GOOGLEAPIS)
 
 $(BUF):
 	npm install --no-audit --no-fund --silent
 
-lint: setup $(BUF) ## buf lint, ruff and mypy
+lint: setup $(BUF) buf-deps ## buf lint, ruff and mypy
 	$(BUF) lint
-	$(BUF) format --diff --exit-code
+	$(BUF) format proto --diff --exit-code
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
-test: setup checkgenerate ## Install, start the services the tests need, run the whole suite
+# The Java and R clients' toolchains and the UI tests' browser, from Debian's packages
+# (apt, as root) when missing; each script is a no-op when everything is there.
+toolchains: ## Install Maven and a JDK, R with httr2/jsonlite/testthat, Chromium
+	bash scripts/install-java.sh
+	bash scripts/install-r.sh
+	bash scripts/install-browser.sh
+
+test: setup checkgenerate toolchains ## Install, start the services the tests need, run the whole suite
 	@source scripts/test-services.sh && start_services && \
 		$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: setup ## Run the benchmarks (one JSON line per workload); starts the store emulators
 	@source scripts/test-services.sh && start_services && $(BIN)/python -m bench $(BENCH_ARGS)
 
-.PHONY: help setup serve gen checkgenerate lint test bench
+.PHONY: help setup serve gen checkgenerate buf-deps toolchains lint test bench

@@ -9,7 +9,7 @@ leaves through `errors.to_response`, the one place that writes MLflow's error bo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -23,10 +23,13 @@ from trackway.rest import errors, jsonio
 from trackway.rest.artifact_proxy import ArtifactProxy, Locator, Receive, Send
 from trackway.rest.fields import Fields
 from trackway.rest.logged_model_routes import LoggedModelRoutes
-from trackway.rest.logged_models import LoggedModels
 from trackway.rest.registry_routes import RegistryRoutes
 from trackway.rest.tracking_routes import TrackingRoutes
+from trackway.rest.transcode import PREFIX as NATIVE_PREFIX
+from trackway.rest.transcode import Transcoder
 from trackway.rest.uris import ArtifactUris
+from trackway.store.logged_model_store import SqlLoggedModelStore
+from trackway.tracking.logged_models import LoggedModelService
 from trackway.tracking.service import TrackingService
 
 Handler = Callable[[Fields], dict[str, Any]]
@@ -45,10 +48,12 @@ class Gateway:
         *,
         threads: int = 64,
         max_body_bytes: int = 64 << 20,
+        grpc_target: str = "",
+        grpc_services: Sequence[str] = (),
     ) -> None:
         uris = ArtifactUris(artifacts.root_uri)
-        models = LoggedModels(tracking, artifacts, uris)
-        self._logged = LoggedModelRoutes(models)
+        models = LoggedModelService(SqlLoggedModelStore.from_tracking(tracking.store))
+        self._logged = LoggedModelRoutes(models, uris)
         self._routes: dict[tuple[str, str], Handler] = {}
         self._add(TrackingRoutes(tracking, artifacts, models, uris).routes())
         self._add(RegistryRoutes(registry, models, uris).routes())
@@ -58,6 +63,17 @@ class Gateway:
         self._threads = threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._max_body = max_body_bytes
+        # The native API over HTTP/JSON: calls the gRPC server at grpc_target.
+        self._native = (
+            Transcoder(
+                grpc_target,
+                self._offload,
+                max_message_bytes=max_body_bytes,
+                services=grpc_services or None,
+            )
+            if grpc_target
+            else None
+        )
 
     def _add(self, routes: Iterable[tuple[str, str, Handler]]) -> None:
         for method, path, handler in routes:
@@ -77,6 +93,9 @@ class Gateway:
             return
         path: str = scope["path"]
         method: str = scope["method"]
+        if self._native is not None and path.startswith(NATIVE_PREFIX):
+            await self._native(scope, receive, send)  # answers its own errors
+            return
         if method == "GET" and path in _PLAIN:
             # Load balancers and Kubernetes HTTP probes ask these, as of MLflow's server.
             body = _PLAIN[path]
@@ -171,6 +190,18 @@ def create_app(
     *,
     threads: int = 64,
     max_body_bytes: int = 64 << 20,
+    grpc_target: str = "",
+    grpc_services: Sequence[str] = (),
 ) -> Gateway:
-    """The ASGI app of MLflow's REST API over the given services."""
-    return Gateway(tracking, registry, artifacts, threads=threads, max_body_bytes=max_body_bytes)
+    """The ASGI app of MLflow's REST API over the given services, and of the native API
+    over HTTP/JSON below /v1/ when `grpc_target` names the server's gRPC address (for
+    the `grpc_services` it serves, or all of the API's)."""
+    return Gateway(
+        tracking,
+        registry,
+        artifacts,
+        threads=threads,
+        max_body_bytes=max_body_bytes,
+        grpc_target=grpc_target,
+        grpc_services=grpc_services,
+    )

@@ -15,10 +15,9 @@ from typing import Any
 from trackway.errors import invalid
 from trackway.registry.entities import ModelVersion, RegisteredModel
 from trackway.registry.service import RegistryService
-from trackway.rest import logged_models
 from trackway.rest.fields import Fields, pairs
-from trackway.rest.logged_models import LoggedModels
 from trackway.rest.uris import ArtifactUris
+from trackway.tracking.logged_models import LoggedModelService, is_model_id
 
 Handler = Callable[[Fields], dict[str, Any]]
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -30,7 +29,7 @@ _PROMPT_CLAUSE = re.compile(
 
 
 class RegistryRoutes:
-    def __init__(self, registry: RegistryService, models: LoggedModels, uris: ArtifactUris):
+    def __init__(self, registry: RegistryService, models: LoggedModelService, uris: ArtifactUris):
         self._r = registry
         self._models = models
         self._uris = uris
@@ -180,9 +179,9 @@ class RegistryRoutes:
         run_id = f.text("run_id")
         model_id = _logged_model_id(source)
         if model_id:
-            doc = self._models.get(model_id)
-            source = doc["artifact_location"]
-            run_id = run_id or doc["source_run_id"]
+            logged = self._models.get_logged_model(model_id)
+            source = logged.artifact_location
+            run_id = run_id or logged.source_run_id
         created = self._r.create_model_version(
             f.text("name", required=True),
             source,
@@ -259,11 +258,7 @@ def _logged_model_id(source: str) -> str:
     if not source.lower().startswith("models:/"):
         return ""
     candidate = source[len("models:/") :].rstrip("/")
-    try:
-        logged_models.parse_id(candidate)
-    except Exception:
-        return ""
-    return candidate
+    return candidate if is_model_id(candidate) else ""
 
 
 def _without_prompt_clause(filter_text: str) -> tuple[str, bool]:

@@ -4,7 +4,7 @@ Each handler reads the request's fields, makes one TrackingService call and writ
 MLflow's JSON. Rules about input and state live in the service; what is here is only
 translation, plus the two MLflow conventions that have no service call of their own:
 `runs/log-model` appends to the `mlflow.log-model.history` tag, and metrics that name a
-logged model go to that model (see `logged_models`).
+logged model go to that model (LoggedModelService).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from trackway.artifacts.service import ArtifactService, Scope
 from trackway.errors import invalid
 from trackway.rest import convert, jsonio
 from trackway.rest.fields import Fields, pairs
-from trackway.rest.logged_models import LoggedModels
 from trackway.rest.uris import ArtifactUris
 from trackway.tracking.entities import Dataset, DatasetInput
+from trackway.tracking.logged_model_entities import ModelMetric
+from trackway.tracking.logged_models import LoggedModelService
 from trackway.tracking.service import TrackingService
 
 Handler = Callable[[Fields], dict[str, Any]]
@@ -33,7 +34,7 @@ class TrackingRoutes:
         self,
         tracking: TrackingService,
         artifacts: ArtifactService,
-        models: LoggedModels,
+        models: LoggedModelService,
         uris: ArtifactUris,
     ) -> None:
         self._t = tracking
@@ -187,7 +188,10 @@ class TrackingRoutes:
         step = f.integer("step")
         model_id = f.text("model_id")
         if model_id:
-            self._models.add_metrics(model_id, run_id, [(key, value, timestamp, step)])
+            point = ModelMetric(
+                key, value, timestamp, step, "", f.text("dataset_name"), f.text("dataset_digest")
+            )
+            self._models.log_logged_model_metrics(model_id, run_id, [point])
         else:
             self._t.log_metric(run_id, key, value, timestamp, step)
         return {}
@@ -207,12 +211,12 @@ class TrackingRoutes:
     def log_batch(self, f: Fields) -> dict[str, Any]:
         run_id = f.run_id()
         points: list[tuple[str, float, int, int]] = []
-        by_model: dict[str, list[tuple[str, float, int, int]]] = {}
+        by_model: dict[str, list[ModelMetric]] = {}
         for i, m in enumerate(f.objects("metrics")):
             point = _point(i, m)
             model_id = m.get("model_id")
             if model_id:
-                by_model.setdefault(str(model_id), []).append(point)
+                by_model.setdefault(str(model_id), []).append(_model_metric(point, m))
             else:
                 points.append(point)
         params = pairs(f.objects("params"), "params")
@@ -220,7 +224,7 @@ class TrackingRoutes:
         if points or params or tags or not by_model:
             self._t.log_batch(run_id, points, params, tags)
         for model_id, model_points in by_model.items():
-            self._models.add_metrics(model_id, run_id, model_points)
+            self._models.log_logged_model_metrics(model_id, run_id, model_points)
         return {}
 
     def log_inputs(self, f: Fields) -> dict[str, Any]:
@@ -261,7 +265,7 @@ class TrackingRoutes:
             model_id = item.get("model_id")
             if not isinstance(model_id, str) or not model_id:
                 raise invalid(f"models[{i}].model_id", "is required")
-            self._models.get(model_id)
+            self._models.get_logged_model(model_id)
         return {}
 
     # Reads
@@ -334,6 +338,13 @@ def _point(i: int, m: dict[str, Any]) -> tuple[str, float, int, int]:
     if type(step) is not int:
         step = jsonio.parse_int(f"metrics[{i}].step", step or 0)
     return key, value, timestamp, step
+
+
+def _model_metric(point: tuple[str, float, int, int], m: dict[str, Any]) -> ModelMetric:
+    """A point that names a logged model, with the dataset it was measured on."""
+    return ModelMetric(
+        *point, "", str(m.get("dataset_name") or ""), str(m.get("dataset_digest") or "")
+    )
 
 
 def _dataset_input(i: int, item: dict[str, Any]) -> DatasetInput:

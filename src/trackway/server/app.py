@@ -19,11 +19,19 @@ from trackway.config import ServerConfig
 from trackway.registry.service import RegistryService
 from trackway.rest.app import create_app
 from trackway.rest.server import HttpServer
-from trackway.server import artifacts_servicer, reflection, registry_servicer, tracking_servicer
+from trackway.server import (
+    artifacts_servicer,
+    logged_model_servicer,
+    reflection,
+    registry_servicer,
+    tracking_servicer,
+)
 from trackway.server.errors import ErrorInterceptor
+from trackway.store.logged_model_store import SqlLoggedModelStore
 from trackway.store.registry_store import SqlRegistryStore
 from trackway.store.tracking_store import SqlTrackingStore
 from trackway.tracking import limits
+from trackway.tracking.logged_models import LoggedModelService
 from trackway.tracking.service import TrackingService
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,13 @@ def _options(config: ServerConfig) -> list[tuple[str, int]]:
 
 def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def _loopback(host: str, port: int) -> str:
+    """Where the HTTP/JSON transcoder reaches this server's gRPC port: the host it
+    listens on, or the loopback address when that is a wildcard."""
+    wildcard = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
+    return _address(wildcard.get(host, host), port)
 
 
 @dataclass
@@ -109,9 +124,11 @@ def create_server(config: ServerConfig) -> RunningServer:
     artifacts_name = artifacts_servicer.register(server, artifacts)
     registry = RegistryService(SqlRegistryStore.from_tracking(store), store)
     registry_name = registry_servicer.register(server, registry)
+    logged_models = LoggedModelService(SqlLoggedModelStore.from_tracking(store))
+    logged_models_name = logged_model_servicer.register(server, logged_models)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [tracking_name, artifacts_name, registry_name]
+    names = [tracking_name, artifacts_name, registry_name, logged_models_name]
     names += [health.SERVICE_NAME]
     reflection.enable(server, names)
     try:
@@ -129,6 +146,8 @@ def create_server(config: ServerConfig) -> RunningServer:
                     artifacts,
                     threads=config.threads,
                     max_body_bytes=config.max_message_mb << 20,
+                    grpc_target=_loopback(config.host, port),
+                    grpc_services=names,
                 ),
                 config.host,
                 config.http_port,
@@ -140,7 +159,7 @@ def create_server(config: ServerConfig) -> RunningServer:
             store.close()
             raise
     server.start()
-    for name in ("", tracking_name, artifacts_name, registry_name):
+    for name in ("", tracking_name, artifacts_name, registry_name, logged_models_name):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     running = RunningServer(server, port, store, artifacts, health_servicer, names, http)
     threading.Thread(target=_sweep_forever, args=(running,), daemon=True).start()

@@ -231,8 +231,93 @@ log_writers = Table(
     Index(None, "updated_time"),
 )
 
+# MLflow 3's logged models: a model logged into an experiment, with its own files at
+# `<experiment location>/models/<model_id>/artifacts`, a status, tags, params and
+# metric points. `source_run_id` has no foreign key: it is lineage, as a registry
+# version's run is, and purging a run must neither fail on it nor cascade to it.
+LOGGED_MODEL_STATUSES = ("PENDING", "READY", "UPLOAD_FAILED")
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    # `m-` and 32 hex characters.
+    Column("model_id", String(36), primary_key=True),
+    Column(
+        "experiment_id",
+        BigId,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    # The experiment's location (at most 1,000) plus "/models/<model id>/artifacts".
+    Column("artifact_location", String(2048), nullable=False),
+    Column("creation_timestamp", BigInteger, nullable=False),
+    Column("last_updated_timestamp", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("status_message", String(1000), nullable=False),
+    # NULL when the client gave none, like `source_run_id`.
+    Column("model_type", String(500), nullable=True),
+    Column("source_run_id", String(32), nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False),
+    CheckConstraint("lifecycle_stage IN ('active', 'deleted')", name="lifecycle_stage"),
+    CheckConstraint("status IN ('PENDING', 'READY', 'UPLOAD_FAILED')", name="status"),
+    # The default search order within experiments, and MLflow's lookups by name.
+    Index(None, "experiment_id", "creation_timestamp"),
+    Index(None, "name"),
+    Index(None, "source_run_id"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column(
+        "model_id",
+        String(36),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column(
+        "model_id",
+        String(36),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# A model's metric points. The key makes a resent point (same key, step, timestamp and
+# run) a no-op: MLflow's `log_model` sends the run's metrics again with the model id.
+# `run_id` is "" for a point logged outside a run; it has no foreign key, like
+# `source_run_id`. A NULL value is NaN.
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column(
+        "model_id",
+        String(36),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("step", BigInteger, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, primary_key=True, autoincrement=False),
+    Column("run_id", String(32), primary_key=True),
+    Column("value", Double, nullable=True),
+    Column("dataset_name", String(500), nullable=False),
+    Column("dataset_digest", String(36), nullable=False),
+)
+
 __all__ = [
     "LIFECYCLE_STAGES",
+    "LOGGED_MODEL_STATUSES",
     "RUN_STATUSES",
     "datasets",
     "experiment_tags",
@@ -240,6 +325,10 @@ __all__ = [
     "idempotency_keys",
     "input_tags",
     "log_writers",
+    "logged_model_metrics",
+    "logged_model_params",
+    "logged_model_tags",
+    "logged_models",
     "metadata",
     "metric_blocks",
     "metric_series",

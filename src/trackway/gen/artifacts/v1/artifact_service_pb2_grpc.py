@@ -40,6 +40,14 @@ class ArtifactServiceStub:
 
     A file becomes visible only when its upload is complete and verified; a failed,
     cut or abandoned upload never shows in List, Stat or Download.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md). Streaming
+    RPCs say in their comment whether they have an HTTP form or are gRPC-only.
+
+    The unary RPCs that take a scope have one path per owner: below
+    `/v1/runs/{scope.run_id}/` and below `/v1/experiments/{scope.experiment_id}/`.
     """
 
     def __init__(self, channel):
@@ -104,6 +112,14 @@ class ArtifactServiceServicer:
 
     A file becomes visible only when its upload is complete and verified; a failed,
     cut or abandoned upload never shows in List, Stat or Download.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md). Streaming
+    RPCs say in their comment whether they have an HTTP form or are gRPC-only.
+
+    The unary RPCs that take a scope have one path per owner: below
+    `/v1/runs/{scope.run_id}/` and below `/v1/experiments/{scope.experiment_id}/`.
     """
 
     def Upload(self, request_iterator, context):
@@ -116,6 +132,12 @@ class ArtifactServiceServicer:
         SHA-256 differs from the expected one (nothing is kept), and
         FAILED_PRECONDITION for a write to a deleted run or experiment, or an offset
         other than the session's committed one.
+
+        HTTP form: `PUT /v1/runs/{run_id}/artifacts/{path}` (or
+        `/v1/experiments/{experiment_id}/artifacts/{path}`) with the file's raw
+        bytes as the body, chunked or with a Content-Length, and an optional
+        `X-Trackway-Sha256` header; `PUT /v1/uploadSessions/{session_id}?offset=N`
+        continues a session. Both answer an UploadResponse in JSON.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,6 +165,9 @@ class ArtifactServiceServicer:
         dominate for folders of small files. Each file is committed when its last
         byte arrives. The first invalid file ends the stream with its error; files
         before it stay committed.
+
+        gRPC-only: UploadFolder has no HTTP form. Over HTTP, PUT each file (see
+        Upload).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -152,6 +177,11 @@ class ArtifactServiceServicer:
         """Streams a file's bytes from `offset`, at most `length` of them (0: to the
         end), so that a cut download resumes. Returns NOT_FOUND for a missing file,
         and INVALID_ARGUMENT for a folder or an offset past the end.
+
+        HTTP form: `GET /v1/runs/{run_id}/artifacts/{path}` (or
+        `/v1/experiments/{experiment_id}/artifacts/{path}`) answers the raw bytes
+        with a Content-Length; a `Range: bytes=first-[last]` header answers 206
+        with that part.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -245,6 +275,14 @@ class ArtifactService:
 
     A file becomes visible only when its upload is complete and verified; a failed,
     cut or abandoned upload never shows in List, Stat or Download.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md). Streaming
+    RPCs say in their comment whether they have an HTTP form or are gRPC-only.
+
+    The unary RPCs that take a scope have one path per owner: below
+    `/v1/runs/{scope.run_id}/` and below `/v1/experiments/{scope.experiment_id}/`.
     """
 
     @staticmethod

@@ -56,6 +56,10 @@ class ModelRegistryServiceStub:
     incremented in the transaction inserting the version, so concurrent
     creators, on one server or on several servers sharing a PostgreSQL
     database, always receive distinct, consecutive numbers.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md).
     """
 
     def __init__(self, channel):
@@ -211,6 +215,10 @@ class ModelRegistryServiceServicer:
     incremented in the transaction inserting the version, so concurrent
     creators, on one server or on several servers sharing a PostgreSQL
     database, always receive distinct, consecutive numbers.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md).
     """
 
     def CreateRegisteredModel(self, request, context):
@@ -565,6 +573,10 @@ class ModelRegistryService:
     incremented in the transaction inserting the version, so concurrent
     creators, on one server or on several servers sharing a PostgreSQL
     database, always receive distinct, consecutive numbers.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md).
     """
 
     @staticmethod

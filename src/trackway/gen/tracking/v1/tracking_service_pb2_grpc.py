@@ -42,6 +42,11 @@ class TrackingServiceStub:
     `request_id` within 24 hours is not applied again: the server returns the
     response of the first attempt. The lookup is one indexed read, whatever the
     size of the run.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md). Streaming
+    RPCs say in their comment whether they have an HTTP form or are gRPC-only.
     """
 
     def __init__(self, channel):
@@ -193,6 +198,11 @@ class TrackingServiceServicer:
     `request_id` within 24 hours is not applied again: the server returns the
     response of the first attempt. The lookup is one indexed read, whatever the
     size of the run.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md). Streaming
+    RPCs say in their comment whether they have an HTTP form or are gRPC-only.
     """
 
     def CreateExperiment(self, request, context):
@@ -382,6 +392,9 @@ class TrackingServiceServicer:
         stream with that error; its ErrorInfo metadata carries `seq`, and earlier
         batches stay committed. A sequence gap ends the stream with
         FAILED_PRECONDITION. A batch holds at most 100,000 points.
+
+        gRPC-only: LogStream has no HTTP/JSON form. Over HTTP, log with LogBatch
+        (`POST /v1/runs/{run_id}:logBatch`), retrying with the same `request_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -565,6 +578,11 @@ class TrackingService:
     `request_id` within 24 hours is not applied again: the server returns the
     response of the first attempt. The lookup is one indexed read, whatever the
     size of the run.
+
+    HTTP/JSON: the server's HTTP port also serves every unary RPC at the path of
+    its google.api.http rule, with bodies and answers in the proto3 JSON mapping
+    and errors as a google.rpc.Status JSON body (docs/http-api.md). Streaming
+    RPCs say in their comment whether they have an HTTP form or are gRPC-only.
     """
 
     @staticmethod
