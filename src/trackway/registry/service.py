@@ -31,12 +31,21 @@ from trackway.store.tracking_store import SqlTrackingStore
 from trackway.tracking import limits as tracking_limits
 from trackway.tracking import validation as tracking_check
 from trackway.tracking.entities import Page
+from trackway.tracking.logged_model_entities import LoggedModel
+from trackway.tracking.logged_models import LoggedModelService, is_model_id
 
 
 class RegistryService:
-    def __init__(self, store: SqlRegistryStore, tracking: SqlTrackingStore) -> None:
+    def __init__(
+        self,
+        store: SqlRegistryStore,
+        tracking: SqlTrackingStore,
+        logged_models: LoggedModelService | None = None,
+    ) -> None:
         self.store = store
         self.tracking = tracking
+        # MLflow 3 registers versions from `models:/<model id>` sources.
+        self.logged_models = logged_models
 
     @property
     def artifact_root(self) -> str:
@@ -182,6 +191,9 @@ class RegistryService:
     def _locate(self, source: str, run_id: str) -> tuple[str, str]:
         """Where a source's bytes are, and the run to record (the source's own run when
         `run_id` is empty)."""
+        logged = self._logged_model(source)
+        if logged is not None:
+            return logged.artifact_location, run_id or logged.source_run_id
         if not uris.is_registry_uri(source):
             check.inside_root("source", source, self.artifact_root)
             return source, run_id
@@ -287,7 +299,19 @@ class RegistryService:
         self.tracking.get_run_info(run_id)
         return self.store.search_model_versions("", (), size, page_token, run_id=run_id)
 
+    def _logged_model(self, source: str) -> LoggedModel | None:
+        """The logged model a `models:/<model id>` source names, or None for other sources."""
+        if self.logged_models is None or not source.lower().startswith("models:/"):
+            return None
+        model_id = source[len("models:/") :].rstrip("/")
+        if not is_model_id(model_id):
+            return None
+        return self.logged_models.get_logged_model(model_id)
+
     def resolve(self, uri: str | uris.ParsedUri, field_path: str = "uri") -> Resolution:
+        logged = self._logged_model(uri) if isinstance(uri, str) else None
+        if logged is not None:
+            return Resolution(logged.artifact_location, None, logged.source_run_id)
         return uris.resolve(
             uri,
             registry=self.store,

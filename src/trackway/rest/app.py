@@ -56,7 +56,7 @@ class Gateway:
         self._logged = LoggedModelRoutes(models, uris)
         self._routes: dict[tuple[str, str], Handler] = {}
         self._add(TrackingRoutes(tracking, artifacts, models, uris).routes())
-        self._add(RegistryRoutes(registry, models, uris).routes())
+        self._add(RegistryRoutes(registry, uris).routes())
         self._add(self._logged.routes())
         self._paths = {path for _, path in self._routes}
         self._proxy = ArtifactProxy(artifacts, Locator(tracking, uris), self._offload)

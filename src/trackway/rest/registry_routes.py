@@ -17,7 +17,6 @@ from trackway.registry.entities import ModelVersion, RegisteredModel
 from trackway.registry.service import RegistryService
 from trackway.rest.fields import Fields, pairs
 from trackway.rest.uris import ArtifactUris
-from trackway.tracking.logged_models import LoggedModelService, is_model_id
 
 Handler = Callable[[Fields], dict[str, Any]]
 PROMPT_TAG = "mlflow.prompt.is_prompt"
@@ -29,9 +28,8 @@ _PROMPT_CLAUSE = re.compile(
 
 
 class RegistryRoutes:
-    def __init__(self, registry: RegistryService, models: LoggedModelService, uris: ArtifactUris):
+    def __init__(self, registry: RegistryService, uris: ArtifactUris):
         self._r = registry
-        self._models = models
         self._uris = uris
 
     def routes(self) -> list[tuple[str, str, Handler]]:
@@ -176,16 +174,10 @@ class RegistryRoutes:
 
     def create_version(self, f: Fields) -> dict[str, Any]:
         source = self._uris.from_client(f.text("source", required=True))
-        run_id = f.text("run_id")
-        model_id = _logged_model_id(source)
-        if model_id:
-            logged = self._models.get_logged_model(model_id)
-            source = logged.artifact_location
-            run_id = run_id or logged.source_run_id
         created = self._r.create_model_version(
             f.text("name", required=True),
             source,
-            run_id=run_id,
+            run_id=f.text("run_id"),
             run_link=f.text("run_link"),
             description=f.text("description"),
             tags=pairs(f.objects("tags"), "tags"),
@@ -251,14 +243,6 @@ def _version(f: Fields) -> int:
     if not text.isdigit():
         raise invalid("version", f"{text[:40]!r} is not a version number")
     return int(text)
-
-
-def _logged_model_id(source: str) -> str:
-    """The id in `models:/<id>` when it is a logged model's id, else ''."""
-    if not source.lower().startswith("models:/"):
-        return ""
-    candidate = source[len("models:/") :].rstrip("/")
-    return candidate if is_model_id(candidate) else ""
 
 
 def _without_prompt_clause(filter_text: str) -> tuple[str, bool]:
