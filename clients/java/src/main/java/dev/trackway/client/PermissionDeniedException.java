@@ -1,0 +1,20 @@
+package dev.trackway.client;
+
+import io.grpc.Status;
+import java.util.List;
+import java.util.Map;
+
+/** The caller may not do this (PERMISSION_DENIED), as a proxy in front of the server may answer. */
+public class PermissionDeniedException extends TrackwayException {
+  private static final long serialVersionUID = 1L;
+
+  public PermissionDeniedException(
+      Status.Code code,
+      String message,
+      String reason,
+      Map<String, String> metadata,
+      List<FieldViolation> violations,
+      Throwable cause) {
+    super(code, message, reason, metadata, violations, cause);
+  }
+}
