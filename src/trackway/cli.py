@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from trackway.commands import register as register_client_commands
+from trackway.commands import run as run_command
 from trackway.config import DEFAULT_HTTP_PORT, ServerConfig, env_default, env_name
 
 _DEFAULTS = ServerConfig()
@@ -115,8 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     up = db.add_parser("upgrade", help="apply schema migrations")
     _flag(up, "--backend-store-uri", _DEFAULTS.backend_store_uri, "SQLAlchemy URL of the store")
     client_commands = register_client_commands(sub)
+    run_command.register(sub)
     args = parser.parse_args(argv)
-    handlers = {"server": _run_server, "db": _db_upgrade, **client_commands}
+    handlers = {
+        "server": _run_server,
+        "db": _db_upgrade,
+        **client_commands,
+        "run": run_command.dispatch,
+    }
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -1,9 +1,10 @@
-"""`trackway models register|list|alias|stage`."""
+"""`trackway models register|list|alias|stage|serve`."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 from trackway.commands.common import (
@@ -48,6 +49,23 @@ def register(sub: Any) -> None:
         "--archive-existing",
         action="store_true",
         help="archive the versions already in the stage (Staging or Production)",
+    )
+    p = command(cmds, "serve", "serve a model over HTTP (MLflow's scoring protocol)", _serve)
+    p.add_argument(
+        "-m",
+        "--model-uri",
+        required=True,
+        help="models:/<name>@<alias>, models:/<name>/<version>, runs:/<run_id>/<path> or a "
+        "local folder; loading it unpickles it: serve only models you trust",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("-p", "--port", type=int, default=5001, help="0 picks a free one")
+    p.add_argument("--threads", type=int, default=4, help="predictions at once (default 4)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        help="seconds a prediction may take before the client gets a 503 (default 60)",
     )
 
 
@@ -195,3 +213,39 @@ def _stage(args: argparse.Namespace) -> int:
     else:
         print(f"model {args.name!r} version {mv.version} is now in stage {args.stage}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from trackway.serving.server import ServeOptions, serve
+
+    if args.threads < 1 or args.timeout <= 0:
+        raise ValueError("--threads must be at least 1 and --timeout positive")
+    options = ServeOptions(
+        model_uri=args.model_uri,
+        host=args.host,
+        port=args.port,
+        tracking_uri=args.tracking_uri,
+        threads=args.threads,
+        timeout=args.timeout,
+    )
+    print(
+        f"trackway: loading model {args.model_uri} (this unpickles it: serve only models "
+        "you trust)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+    def ready(server: Any) -> None:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        url = f"http://{host}:{server.port}"
+        if args.json:
+            emit_json({"url": url, "port": server.port, "model_uri": args.model_uri})
+            sys.stdout.flush()
+        print(
+            f"trackway: serving {args.model_uri} on {url} (POST /invocations; GET /ping, "
+            "/health, /version); Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return serve(options, ready)
