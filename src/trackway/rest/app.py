@@ -31,6 +31,7 @@ from trackway.rest.uris import ArtifactUris
 from trackway.store.logged_model_store import SqlLoggedModelStore
 from trackway.tracking.logged_models import LoggedModelService
 from trackway.tracking.service import TrackingService
+from trackway.ui.assets import UiAssets
 
 Handler = Callable[[Fields], dict[str, Any]]
 API_PREFIXES = ("/api/2.0/mlflow/", "/ajax-api/2.0/mlflow/")
@@ -63,6 +64,7 @@ class Gateway:
         self._threads = threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._max_body = max_body_bytes
+        self._ui = UiAssets()  # the Web UI's files at `/` and below `/ui/`
         # The native API over HTTP/JSON: calls the gRPC server at grpc_target.
         self._native = (
             Transcoder(
@@ -110,6 +112,9 @@ class Gateway:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+            return
+        if UiAssets.serves(method, path):
+            await self._ui(scope, receive, send)
             return
         try:
             reply = await self._dispatch(method, path, scope, receive, send)
