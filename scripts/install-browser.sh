@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install Debian's headless Chromium and its WebDriver for the Web UI tests (tests/ui/),
-# then print their versions. Idempotent: when both already run, nothing is installed.
+# and curl, which the end-to-end example test (tests/examples/) scores a served model
+# with; then print their versions. Idempotent: when all run, nothing is installed.
 #
 # The tests drive /usr/bin/chromium through playwright's `executable_path`; browsers are
 # never downloaded (`playwright install` is not used), so this is the only install step.
@@ -41,10 +42,15 @@ main() {
     log "installing chromium and chromium-driver with apt"
     apt_install chromium chromium-driver
   fi
+  if ! command -v curl >/dev/null 2>&1; then
+    log "installing curl with apt"
+    apt_install curl
+  fi
   runs "$BROWSER" || die "$BROWSER does not run after the install"
   runs "$DRIVER" || die "$DRIVER does not run after the install"
   "$BROWSER" --version
   "$DRIVER" --version
+  curl --version | head -n1
 }
 
 main "$@"

@@ -60,7 +60,7 @@ _CLIENT = (
 # Autologging (scikit-learn now): `trackway.autolog()`.
 _AUTOLOG = ("autolog",)
 # Subpackages reachable as attributes after a bare `import trackway`.
-_SUBMODULES = ("models", "sklearn")
+_SUBMODULES = ("models", "projects", "sklearn")
 _HOMES = {
     **{name: "trackway.fluent" for name in _FLUENT},
     **{name: "trackway.client" for name in _CLIENT},
@@ -72,6 +72,7 @@ __all__ = ["__version__", *_FLUENT, *_CLIENT, *_AUTOLOG]
 
 if TYPE_CHECKING:  # the names that __getattr__ serves, for type checkers
     from trackway import models as models
+    from trackway import projects as projects
     from trackway import sklearn as sklearn
     from trackway.client import *  # noqa: F403
     from trackway.fluent import *  # noqa: F403

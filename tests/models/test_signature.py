@@ -185,3 +185,14 @@ def test_named_tensors_take_a_dict() -> None:
 def test_no_signature_passes_data_through() -> None:
     assert validate_input(None, [1, 2]) == [1, 2]
     assert list(validate_input(None, [{"a": 1}]).columns) == ["a"]
+
+
+def test_columns_of_different_lengths_are_invalid_argument() -> None:
+    uneven = {"size": [1.0, 2.0, 3.0], "rooms": [1]}
+    for signature in (COLUMNS, None):  # with and without a signature to check against
+        with pytest.raises(InvalidArgument) as caught:
+            validate_input(signature, uneven)
+        assert "same number of values; 'size' has 3, 'rooms' has 1" in str(caught.value)
+        assert [v.field for v in caught.value.violations] == ["input"]
+    # A scalar is not a column of its own length: it is repeated for every row.
+    assert validate_input(COLUMNS, {"size": [1.0, 2.0], "rooms": 3})["rooms"].tolist() == [3, 3]

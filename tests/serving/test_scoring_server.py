@@ -92,7 +92,7 @@ def test_every_request_format(champion: Scoring, registered: Registered) -> None
             '{"inputs": {"sepal_length": [1, 2], "sepal_width": [1]}}',
             "application/json",
             400,
-            "the input could not be read: All arrays must be of the same length",
+            "the columns must have the same number of values; 'sepal_length' has 2",
         ),
         ('{"instances": [{"a": 1}, {"b": 2}]}', "application/json", 400, "instances[1] has keys"),
         ('{"inputs": [[1, 2, 3, 4]], "params": [1]}', "application/json", 400, "params must be"),

@@ -64,8 +64,25 @@ def _table_if_table(data: Any) -> Any:
     if isinstance(data, Mapping) or (
         isinstance(data, list) and data and all(isinstance(r, Mapping) for r in data)
     ):
-        return as_frame(data)
+        return _frame(data)
     return data
+
+
+def _frame(data: Any) -> Any:
+    """`as_frame(data)`, except that a dict of columns of different lengths is an
+    InvalidArgument naming each length (pandas raises a bare ValueError, which callers
+    could not tell from a bug). Scalars are not columns: pandas repeats them."""
+    if isinstance(data, Mapping):
+        lengths = {
+            str(name): len(values)
+            for name, values in data.items()
+            if not np.isscalar(values) and values is not None and hasattr(values, "__len__")
+        }
+        if len(set(lengths.values())) > 1:
+            counts = ", ".join(f"{name!r} has {n}" for name, n in lengths.items())
+            text = f"the columns must have the same number of values; {counts}"
+            raise InvalidArgument(text, [FieldViolation("input", text)])
+    return as_frame(data)
 
 
 # Columns
@@ -105,7 +122,7 @@ def _as_columns(specs: list[ColumnSpec], data: Any) -> Any:
     elif isinstance(data, Mapping) or (
         isinstance(data, list) and data and all(isinstance(r, Mapping) for r in data)
     ):
-        frame = as_frame(data)
+        frame = _frame(data)
     elif isinstance(data, (np.ndarray, list, tuple)):
         rows = np.asarray(data, dtype=object)
         if rows.ndim == 1 and len(specs) == 1:
