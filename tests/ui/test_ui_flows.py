@@ -143,6 +143,9 @@ def test_edit_the_note(ui: Ui, ui_server: UiServer, demo: Demo) -> None:
     ui.page.get_by_label("Note (Markdown)").fill("## Findings\n\n*too* small <b>x</b>")
     expect(ui.page.locator(".note-edit .markdown h3")).to_have_text("Findings")  # preview
     ui.page.get_by_role("button", name="Save").click()
+    # The editor's preview matches the same selectors: wait until the saved view is back.
+    expect(ui.page.get_by_role("button", name="Edit note")).to_be_visible()
+    expect(ui.page.locator("#run-note .note-edit")).to_have_count(0)
     expect(ui.page.locator("#run-note .markdown em")).to_have_text("too")
     expect(ui.page.locator("#run-note .markdown")).to_contain_text("<b>x</b>")
     run = requests.get(

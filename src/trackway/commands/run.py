@@ -82,23 +82,29 @@ def _run(args: argparse.Namespace) -> int:
         progress=_say,
     )
     sys.stdout.flush()  # our buffered output first, then the command's
-    submitted = runner.start(
-        prepared,
-        tracking_uri=args.tracking_uri,
-        experiment_name=args.experiment_name,
-        experiment_id=args.experiment_id,
-        run_name=args.run_name,
-        stdout=sys.stderr.fileno() if args.json else None,
-    )
-    _say(
-        f"run {submitted.run_id} (experiment {submitted.experiment_id}, env "
-        f"{prepared.environment.manager}) in {prepared.source.directory}: {submitted.command}"
-    )
     stopped_by = 0
+    submitted = None
+    # From before the command starts: a stop signal at any moment stops it and its group.
     try:
         with stop_signals_raise():
+            submitted = runner.start(
+                prepared,
+                tracking_uri=args.tracking_uri,
+                experiment_name=args.experiment_name,
+                experiment_id=args.experiment_id,
+                run_name=args.run_name,
+                stdout=sys.stderr.fileno() if args.json else None,
+            )
+            _say(
+                f"run {submitted.run_id} (experiment {submitted.experiment_id}, env "
+                f"{prepared.environment.manager}) in {prepared.source.directory}: "
+                f"{submitted.command}"
+            )
             submitted.wait()
     except KeyboardInterrupt as exc:
+        if submitted is None:
+            raise  # start() stopped the command and ended the run itself
+        submitted.cancel()  # returns at once when wait() already stopped it
         stopped_by = exc.signum if isinstance(exc, Interrupted) else 2
     status = submitted.get_status()
     if args.json:

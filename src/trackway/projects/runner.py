@@ -16,6 +16,7 @@ import contextlib
 import getpass
 import logging
 import os
+import signal
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -104,6 +105,7 @@ def start(
         prepared.source.cleanup()
         raise
     run_id = run.info.run_id
+    process: subprocess.Popen[bytes] | None = None
     try:
         items = list(prepared.values.everything.items())
         for i in range(0, len(items), limits.MAX_BATCH_PARAMS):
@@ -121,13 +123,19 @@ def start(
             stdout=stdout,
             start_new_session=True,  # its own process group: signals reach all it starts
         )
-    except BaseException:
+        return SubmittedRun(run_id, exp_id, prepared.command, process, client, prepared.source)
+    except BaseException as exc:
+        if process is not None:
+            # Ctrl-C between the start and the SubmittedRun: nothing else would stop it.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         with contextlib.suppress(Exception):
-            client.set_terminated(run_id, "FAILED")
+            client.set_terminated(run_id, status)
         client.close()
         prepared.source.cleanup()
         raise
-    return SubmittedRun(run_id, exp_id, prepared.command, process, client, prepared.source)
 
 
 def run(
@@ -156,18 +164,30 @@ def run(
     """
     prepared = prepare(uri, entry_point, parameters, version=version, env_manager=env_manager)
     log.info("running %s in %s", prepared.command, prepared.source.directory)
-    submitted = start(
-        prepared,
-        tracking_uri=tracking_uri,
-        experiment_name=experiment_name,
-        experiment_id=experiment_id,
-        run_name=run_name,
-    )
     if not synchronous:
+        submitted = start(
+            prepared,
+            tracking_uri=tracking_uri,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            run_name=run_name,
+        )
         submitted.watch_in_background()
         return submitted
+    # From before the command starts: a stop signal at any moment stops it.
     with stop_signals_raise():
-        finished = submitted.wait()
+        submitted = start(
+            prepared,
+            tracking_uri=tracking_uri,
+            experiment_name=experiment_name,
+            experiment_id=experiment_id,
+            run_name=run_name,
+        )
+        try:
+            finished = submitted.wait()
+        except KeyboardInterrupt:
+            submitted.cancel()  # returns at once when wait() already stopped it
+            raise
     if not finished:
         raise failure(submitted)
     return submitted
