@@ -9,6 +9,8 @@ and "server_peak_rss_mb". Latency workloads report milliseconds: log_metric_late
 metric_history "median_ms". metric_history prints two lines, "variant": "full" and
 "downsampled"; server_start prints "fresh_db" and "existing_db". idle_rss reports
 "idle_rss_mb" and the peak RSS seen during the ingest workloads of the same invocation.
+workers_ingest prints one line per `--workers` count on PostgreSQL ("workers": 1 and 2;
+the second with "speedup").
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import artifacts, ingest, lifecycle, reads, rest, sdk
+from bench import artifacts, ingest, lifecycle, reads, rest, sdk, workers
 from bench.context import Context
 from bench.log import progress
 from bench.results import Record
@@ -42,6 +44,7 @@ WORKLOADS: dict[str, Workload] = {
     "sdk_log_metric_cost": sdk.sdk_log_metric_cost,
     "sdk_end_to_end": sdk.sdk_end_to_end,
     "rest_vs_mlflow": rest.rest_vs_mlflow,
+    "workers_ingest": workers.workers_ingest,
 }
 
 

@@ -7,14 +7,17 @@
 #
 # Run directly it does the same: `bash scripts/test-services.sh start|stop|purge`.
 #
-# It also starts three object-store emulators for the artifact repository tests, each
-# installed first when missing: moto in server mode (S3; from the venv's test extra),
-# Azurite's blob service (Azure; npm devDependency) and gcp-storage-emulator (GCS; test
-# extra). The venv is created and `pip install -e '.[test]'` run when a tool is missing.
+# It also starts MariaDB (Debian's mariadb-server, installed with apt when missing), so that
+# the store suite runs on a MySQL-compatible database too, and three object-store
+# emulators for the artifact repository tests, each installed first when missing: moto in
+# server mode (S3; from the venv's test extra), Azurite's blob service (Azure; npm
+# devDependency) and gcp-storage-emulator (GCS; test extra). The venv is created and
+# `pip install -e '.[test]'` run when a tool is missing.
 #
 # start_services is idempotent: it reuses a server that already answers on the port and a
 # grpcurl that is already installed. It exports
 #   TRACKWAY_TEST_POSTGRES_URL             postgresql+psycopg://postgres@127.0.0.1:$PORT/postgres
+#   TRACKWAY_TEST_MYSQL_URL                mysql+pymysql://trackway:trackway@127.0.0.1:$MYSQL_PORT/trackway
 #   TRACKWAY_GRPCURL                       absolute path of a grpcurl binary
 #   TRACKWAY_TEST_S3_ENDPOINT              http://127.0.0.1:$S3_PORT
 #   TRACKWAY_TEST_AZURE_CONNECTION_STRING  Azurite's devstoreaccount1 connection string
@@ -24,9 +27,12 @@
 #
 # Environment:
 #   TRACKWAY_TEST_PG_PORT           TCP port on 127.0.0.1 (default 54329)
-#   TRACKWAY_TEST_PG_START_TIMEOUT  seconds to wait for the server (default 60)
+#   TRACKWAY_TEST_PG_START_TIMEOUT  seconds to wait for PostgreSQL, and MariaDB (default 60)
 #   TRACKWAY_PG_BINDIR              PostgreSQL server binaries (default: newest under
 #                                   /usr/lib/postgresql, installed with apt when missing)
+#   TRACKWAY_TEST_MYSQL_PORT        MariaDB's TCP port on 127.0.0.1 (default 54333)
+#   TRACKWAY_TEST_MYSQL=0           start no MariaDB and export no TRACKWAY_TEST_MYSQL_URL
+#                                   (its tests then skip, or fail under CI=true)
 #   TRACKWAY_TEST_S3_PORT           moto's port (default 54330)
 #   TRACKWAY_TEST_AZURE_PORT        Azurite's blob port (default 54331)
 #   TRACKWAY_TEST_GCS_PORT          gcp-storage-emulator's port (default 54332)
@@ -36,8 +42,12 @@
 #
 # The cluster lives in /tmp/trackway-test-pg-$PORT (data/, server.log, socket), belongs to
 # the postgres OS user when run as root, trusts every local connection and runs with
-# fsync, synchronous_commit and full_page_writes off: it is for tests only. Each emulator
-# runs in the background, in its own session, with its log and pid file in
+# fsync, synchronous_commit and full_page_writes off: it is for tests only. MariaDB lives
+# beside it in /tmp/trackway-test-mysql-$MYSQL_PORT (data/ with its socket, server.log,
+# server.pid), reads no /etc/mysql configuration, runs as the mysql OS user when run as
+# root, trades durability for speed in the same way, and has a user trackway (password
+# trackway) who may create databases: each test makes its own. Each emulator runs in the
+# background, in its own session, with its log and pid file in
 # /tmp/trackway-test-{s3,azure,gcs}-$PORT/ and its data in memory; stop_services stops the
 # ones it started (found by pid file), never a server it merely reused.
 
@@ -248,6 +258,194 @@ _tw_pg_start() {
     _tw_log "error: cannot connect as postgres without a password to 127.0.0.1:$port;" \
       "free the port or set TRACKWAY_TEST_PG_PORT"
     return 1
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# MariaDB
+
+_tw_my_port() { echo "${TRACKWAY_TEST_MYSQL_PORT:-54333}"; }
+_tw_my_base() { echo "/tmp/trackway-test-mysql-$(_tw_my_port)"; }
+_tw_my_enabled() { [[ ${TRACKWAY_TEST_MYSQL:-1} != 0 ]]; }
+
+# Print the path of MariaDB program $1 (mariadbd lives in /usr/sbin), or fail.
+_tw_my_find() {
+  local found
+  if found=$(command -v "$1" 2>/dev/null); then
+    echo "$found"
+  elif [[ -x /usr/sbin/$1 ]]; then
+    echo "/usr/sbin/$1"
+  else
+    return 1
+  fi
+}
+
+# Install mariadb-server when its programs are missing. Debian's policy-rc.d in containers
+# keeps the package from starting a system server; where there is none, the package's own
+# server on port 3306 is left alone (we never use it).
+_tw_my_install() {
+  local prog
+  for prog in mariadbd mariadb-install-db mariadb mariadb-admin; do
+    _tw_my_find "$prog" >/dev/null || {
+      _tw_log "MariaDB's $prog not found"
+      _tw_apt_install mariadb-server mariadb-client || return 1
+      break
+    }
+  done
+  for prog in mariadbd mariadb-install-db mariadb mariadb-admin; do
+    if ! _tw_my_find "$prog" >/dev/null; then
+      _tw_log "error: mariadb-server installed but $prog is still missing"
+      return 1
+    fi
+  done
+}
+
+# Succeed when our user can log in over TCP: the server is up and set up.
+_tw_my_ready() {
+  "$(_tw_my_find mariadb-admin)" --no-defaults --protocol=tcp -h 127.0.0.1 \
+    -P "$(_tw_my_port)" -u trackway -ptrackway --connect-timeout=2 ping >/dev/null 2>&1
+}
+
+# Succeed when the mariadbd that we started for data dir $1 is alive and not a zombie.
+# Its PID is in server.pid beside the data dir from the moment of its launch (mariadbd's
+# own pid file appears only once it has started, which takes seconds on a fresh one).
+_tw_my_running() {
+  local pid state
+  read -r pid 2>/dev/null <"${1%/data}/server.pid" || return 1
+  [[ $pid =~ ^[0-9]+$ && $(cat "/proc/$pid/comm" 2>/dev/null) == mariadbd ]] || return 1
+  [[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *"--datadir=$1 "* ]] || return 1
+  state=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  state=${state##*) }
+  [[ ${state%% *} != Z ]]
+}
+
+# Create the data directory when it is missing or half made.
+_tw_my_init() {
+  local base data
+  base=$(_tw_my_base)
+  data=$base/data
+  [[ -f $base/installed ]] && return 0
+  _tw_log "creating a MariaDB data directory in $data"
+  rm -rf "$base" || return 1
+  mkdir -p "$data" || return 1
+  local -a as_user=()
+  if [[ $(id -u) -eq 0 ]]; then
+    if ! id mysql >/dev/null 2>&1; then
+      _tw_log "error: the mysql OS user does not exist (is mariadb-server installed?)"
+      return 1
+    fi
+    chown -R mysql: "$base" || return 1
+    as_user=(--user=mysql)
+  fi
+  # Root gets in through the socket without a password, only to create our user.
+  if ! (cd / && "$(_tw_my_find mariadb-install-db)" --no-defaults --datadir="$data" \
+    "${as_user[@]}" --auth-root-authentication-method=normal --skip-test-db \
+    >"$base/install-db.log" 2>&1); then
+    _tw_log "error: mariadb-install-db failed; its output:"
+    tail -n 20 "$base/install-db.log" >&2
+    return 1
+  fi
+  # The marker tells a finished data directory from one whose set-up was interrupted.
+  : >"$base/installed"
+}
+
+# The server's flags: our own files only (no /etc/mysql), loopback TCP and a socket in the
+# data dir, Debian's default character set, and no durability (tests only).
+_tw_my_args() {
+  local data=$1
+  echo --no-defaults --datadir="$data" --socket="$data/mysqld.sock" \
+    --pid-file="$data/mariadbd.pid" --log-error="$(_tw_my_base)/server.log" \
+    --bind-address=127.0.0.1 --port="$(_tw_my_port)" --skip-name-resolve --skip-log-bin \
+    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+    --max-connections=500 --innodb-flush-log-at-trx-commit=0 --innodb-doublewrite=0 \
+    --innodb-buffer-pool-size=256M
+}
+
+# Start our MariaDB unless something already answers as our user on its port.
+_tw_my_start() {
+  local port base data timeout deadline started=$SECONDS launched=$SECONDS
+  _tw_my_install || return 1
+  port=$(_tw_my_port)
+  if _tw_my_ready; then
+    _tw_log "MariaDB already answers on 127.0.0.1:$port; reusing it"
+    return 0
+  fi
+  base=$(_tw_my_base)
+  data=$base/data
+  timeout=${TRACKWAY_TEST_PG_START_TIMEOUT:-60}
+  if ! _tw_my_running "$data"; then
+    _tw_my_init || return 1
+    if _tw_port_open "$port"; then
+      _tw_log "error: 127.0.0.1:$port is taken by a program that is not our MariaDB;" \
+        "free it or set TRACKWAY_TEST_MYSQL_PORT"
+      return 1
+    fi
+    local -a as_user=()
+    [[ $(id -u) -eq 0 ]] && as_user=(--user=mysql)
+    _tw_log "starting MariaDB on 127.0.0.1:$port ($data)"
+    # In its own session, with no descriptor of ours kept open (as the emulators); the
+    # shell records its PID, which mariadbd keeps through exec.
+    # shellcheck disable=SC2046  # the flags are words without spaces
+    (cd "$base" && exec setsid sh -c 'echo $$ >server.pid && exec "$@"' sh \
+      "$(_tw_my_find mariadbd)" $(_tw_my_args "$data") "${as_user[@]}" \
+      </dev/null >>"$base/server.log" 2>&1) &
+    launched=$SECONDS
+  fi
+  deadline=$((SECONDS + timeout))
+  # Until the root login works over the socket; then make our user (idempotent).
+  until "$(_tw_my_find mariadb)" --no-defaults --socket="$data/mysqld.sock" -u root \
+    -e 'select 1' >/dev/null 2>&1; do
+    # The PID file appears a moment after the launch: allow for that.
+    if ((SECONDS - launched >= 2)) && ! _tw_my_running "$data"; then
+      _tw_log "error: MariaDB exited while starting; its log ($base/server.log):"
+      tail -n 20 "$base/server.log" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      _tw_log "error: MariaDB not ready on 127.0.0.1:$port after ${timeout}s; its log:"
+      tail -n 20 "$base/server.log" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+  if ! "$(_tw_my_find mariadb)" --no-defaults --socket="$data/mysqld.sock" -u root <<'SQL'; then
+CREATE DATABASE IF NOT EXISTS trackway;
+CREATE USER IF NOT EXISTS 'trackway'@'127.0.0.1' IDENTIFIED BY 'trackway';
+CREATE USER IF NOT EXISTS 'trackway'@'localhost' IDENTIFIED BY 'trackway';
+GRANT ALL PRIVILEGES ON *.* TO 'trackway'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON *.* TO 'trackway'@'localhost';
+SQL
+    _tw_log "error: could not create MariaDB's trackway user and database"
+    return 1
+  fi
+  _tw_my_ready || {
+    _tw_log "error: MariaDB's trackway user cannot log in on 127.0.0.1:$port"
+    return 1
+  }
+  _tw_log "MariaDB ready on 127.0.0.1:$port after $((SECONDS - started)) s"
+}
+
+# Stop our MariaDB (found by its pid file); with --purge remove its folder.
+_tw_my_stop() {
+  local base data pid i
+  base=$(_tw_my_base)
+  data=$base/data
+  if _tw_my_running "$data"; then
+    read -r pid <"$base/server.pid"
+    _tw_log "stopping MariaDB on 127.0.0.1:$(_tw_my_port) (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 150; i++)); do
+      _tw_my_running "$data" || break
+      sleep 0.2
+    done
+    if _tw_my_running "$data"; then
+      _tw_log "MariaDB did not stop in 30 s; killing it"
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  fi
+  rm -f "$base/server.pid"
+  if [[ ${1:-} == --purge ]]; then
+    rm -rf "$base" || return 1
   fi
 }
 
@@ -486,6 +684,14 @@ start_services() {
     return 1
   fi
   export TRACKWAY_GRPCURL=$grpcurl
+  if _tw_my_enabled; then
+    if ! (_tw_my_start); then
+      _tw_log "error: could not start MariaDB (TRACKWAY_TEST_MYSQL=0 skips it)"
+      return 1
+    fi
+    port=$(_tw_my_port)
+    export TRACKWAY_TEST_MYSQL_URL="mysql+pymysql://trackway:trackway@127.0.0.1:$port/trackway"
+  fi
   if _tw_emulators_enabled; then
     if ! (_tw_emulators_start); then
       _tw_log "error: could not start the object-store emulators" \
@@ -503,6 +709,7 @@ BlobEndpoint=http://127.0.0.1:$port/$_TW_AZURITE_ACCOUNT;"
   fi
   _tw_log "ready in $((SECONDS - started)) s:" \
     "TRACKWAY_TEST_POSTGRES_URL=$TRACKWAY_TEST_POSTGRES_URL TRACKWAY_GRPCURL=$TRACKWAY_GRPCURL" \
+    ${TRACKWAY_TEST_MYSQL_URL:+"TRACKWAY_TEST_MYSQL_URL=$TRACKWAY_TEST_MYSQL_URL"} \
     ${TRACKWAY_TEST_S3_ENDPOINT:+"TRACKWAY_TEST_S3_ENDPOINT=$TRACKWAY_TEST_S3_ENDPOINT"} \
     ${TRACKWAY_TEST_GCS_EMULATOR:+"TRACKWAY_TEST_GCS_EMULATOR=$TRACKWAY_TEST_GCS_EMULATOR"} \
     ${TRACKWAY_TEST_AZURE_CONNECTION_STRING:+"TRACKWAY_TEST_AZURE_CONNECTION_STRING=(Azurite)"}
@@ -511,6 +718,7 @@ BlobEndpoint=http://127.0.0.1:$port/$_TW_AZURITE_ACCOUNT;"
 stop_services() {
   (
     _tw_emulators_stop "${1:-}" || exit 1
+    _tw_my_stop "${1:-}" || exit 1
     base=$(_tw_pg_base)
     data=$base/data
     if [[ -f $data/PG_VERSION ]] && bindir=$(_tw_pg_find_bindir); then

@@ -1,8 +1,9 @@
-"""Shared fixtures: every store and service test runs on SQLite and on PostgreSQL.
+"""Shared fixtures: every store and service test runs on SQLite, PostgreSQL and MariaDB.
 
-PostgreSQL comes from TRACKWAY_TEST_POSTGRES_URL (set by `make test`, which starts a
-throwaway cluster). Without it the PostgreSQL cases skip, except under CI=true, where a
-missing service is a failure.
+PostgreSQL comes from TRACKWAY_TEST_POSTGRES_URL and MariaDB (MySQL-compatible) from
+TRACKWAY_TEST_MYSQL_URL, both set by `make test`, which starts throwaway servers. Without
+one, its cases skip, except under CI=true, where a missing service is a failure. Each test
+gets a fresh database of its own on the server.
 """
 
 from __future__ import annotations
@@ -24,16 +25,25 @@ from trackway.store.tracking_store import SqlTrackingStore
 from trackway.tracking.service import TrackingService
 
 PG_ENV = "TRACKWAY_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite", "postgresql"]
+MYSQL_ENV = "TRACKWAY_TEST_MYSQL_URL"
+BACKENDS = ["sqlite", "postgresql", "mysql"]
 
 
-def postgres_admin_url() -> str:
-    url = os.environ.get(PG_ENV)
+def _service_url(env: str, what: str) -> str:
+    url = os.environ.get(env)
     if url:
         return url
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{PG_ENV} is not set: CI must run the PostgreSQL tests (make test starts it)")
-    pytest.skip(f"{PG_ENV} is not set; run `make test` to start PostgreSQL")
+        pytest.fail(f"{env} is not set: CI must run the {what} tests (make test starts it)")
+    pytest.skip(f"{env} is not set; run `make test` to start {what}")
+
+
+def postgres_admin_url() -> str:
+    return _service_url(PG_ENV, "PostgreSQL")
+
+
+def mysql_admin_url() -> str:
+    return _service_url(MYSQL_ENV, "MariaDB")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -59,10 +69,33 @@ def _drop_postgres_database(name: str) -> None:
     engine.dispose()
 
 
+def _fresh_mysql_database() -> tuple[str, str]:
+    admin = mysql_admin_url()
+    name = f"tw_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE `{name}`"))
+    engine.dispose()
+    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    return url, name
+
+
+def _drop_mysql_database(name: str) -> None:
+    engine = create_engine(mysql_admin_url(), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    engine.dispose()
+
+
 @pytest.fixture
 def db_url(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'trackway.db'}"
+        return
+    if backend == "mysql":
+        url, name = _fresh_mysql_database()
+        yield url
+        _drop_mysql_database(name)
         return
     url, name = _fresh_postgres_database()
     yield url

@@ -59,8 +59,9 @@ _CLIENT = (
 )
 # Autologging (scikit-learn now): `trackway.autolog()`.
 _AUTOLOG = ("autolog",)
-# Subpackages reachable as attributes after a bare `import trackway`.
-_SUBMODULES = ("models", "projects", "sklearn")
+# Subpackages reachable as attributes after a bare `import trackway` (`lightning`
+# imports Lightning, so only on use).
+_SUBMODULES = ("lightning", "models", "projects", "sklearn")
 _HOMES = {
     **{name: "trackway.fluent" for name in _FLUENT},
     **{name: "trackway.client" for name in _CLIENT},
@@ -71,6 +72,7 @@ _HOMES = {
 __all__ = ["__version__", *_FLUENT, *_CLIENT, *_AUTOLOG]
 
 if TYPE_CHECKING:  # the names that __getattr__ serves, for type checkers
+    from trackway import lightning as lightning
     from trackway import models as models
     from trackway import projects as projects
     from trackway import sklearn as sklearn

@@ -79,6 +79,8 @@ def gateway(
             backend_store_uri=url,
             artifacts_destination=root,
             threads=32,
+            # A name clients may reach it by, besides loopback (the Host header tests).
+            allowed_hosts="tracking.example",
         )
     )
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
@@ -109,6 +111,8 @@ def sqlite_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
             backend_store_uri=f"sqlite:///{folder / 'trackway.db'}",
             artifacts_destination=root,
             threads=32,
+            # A name clients may reach it by, besides loopback (the Host header tests).
+            allowed_hosts="tracking.example",
         )
     )
     channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")

@@ -6,6 +6,67 @@ rpc_messages <- list(
   "google.protobuf.FieldMask" = c(
     paths = "repeated string"
   ),
+  "trackway.admin.v1.CreateTokenRequest" = c(
+    user_name = "string",
+    description = "string",
+    ttl_seconds = "int64"
+  ),
+  "trackway.admin.v1.CreateUserRequest" = c(
+    name = "string",
+    role = "enum"
+  ),
+  "trackway.admin.v1.DeleteUserRequest" = c(
+    name = "string"
+  ),
+  "trackway.admin.v1.GetCurrentUserRequest" = c(),
+  "trackway.admin.v1.GetUserRequest" = c(
+    name = "string"
+  ),
+  "trackway.admin.v1.GrantExperimentPermissionRequest" = c(
+    experiment_id = "string",
+    user_name = "string",
+    permission = "enum"
+  ),
+  "trackway.admin.v1.GrantRegisteredModelPermissionRequest" = c(
+    name = "string",
+    user_name = "string",
+    permission = "enum"
+  ),
+  "trackway.admin.v1.ListExperimentPermissionsRequest" = c(
+    experiment_id = "string",
+    page_size = "int32",
+    page_token = "string"
+  ),
+  "trackway.admin.v1.ListRegisteredModelPermissionsRequest" = c(
+    name = "string",
+    page_size = "int32",
+    page_token = "string"
+  ),
+  "trackway.admin.v1.ListTokensRequest" = c(
+    user_name = "string",
+    page_size = "int32",
+    page_token = "string"
+  ),
+  "trackway.admin.v1.ListUsersRequest" = c(
+    page_size = "int32",
+    page_token = "string"
+  ),
+  "trackway.admin.v1.RevokeExperimentPermissionRequest" = c(
+    experiment_id = "string",
+    user_name = "string"
+  ),
+  "trackway.admin.v1.RevokeRegisteredModelPermissionRequest" = c(
+    name = "string",
+    user_name = "string"
+  ),
+  "trackway.admin.v1.RevokeTokenRequest" = c(
+    token_id = "string"
+  ),
+  "trackway.admin.v1.UpdateUserRequest" = c(
+    name = "string",
+    role = "enum",
+    update_mask = "google.protobuf.FieldMask"
+  ),
   "trackway.artifacts.v1.ArtifactScope" = c(
     run_id = "string",
     experiment_id = "string"
@@ -186,7 +247,8 @@ rpc_messages <- list(
     tags = "repeated trackway.tracking.v1.RunTag",
     user_id = "string",
     parent_run_id = "string",
-    request_id = "string"
+    request_id = "string",
+    lease_seconds = "int32"
   ),
   "trackway.tracking.v1.Dataset" = c(
     name = "string",
@@ -262,6 +324,10 @@ rpc_messages <- list(
   ),
   "trackway.tracking.v1.GetRunRequest" = c(
     run_id = "string"
+  ),
+  "trackway.tracking.v1.HeartbeatRunRequest" = c(
+    run_id = "string",
+    lease_seconds = "int32"
   ),
   "trackway.tracking.v1.InputTag" = c(
     key = "string",
@@ -407,6 +473,21 @@ rpc_messages <- list(
 # One row per generated function, for tw_rpcs().
 rpc_table <- data.frame(
   function_name = c(
+    "tw_admin_create_token",
+    "tw_admin_create_user",
+    "tw_admin_delete_user",
+    "tw_admin_get_current_user",
+    "tw_admin_get_user",
+    "tw_admin_grant_experiment_permission",
+    "tw_admin_grant_registered_model_permission",
+    "tw_admin_list_experiment_permissions",
+    "tw_admin_list_registered_model_permissions",
+    "tw_admin_list_tokens",
+    "tw_admin_list_users",
+    "tw_admin_revoke_experiment_permission",
+    "tw_admin_revoke_registered_model_permission",
+    "tw_admin_revoke_token",
+    "tw_admin_update_user",
     "tw_artifacts_create_upload_session",
     "tw_artifacts_delete_artifact",
     "tw_artifacts_get_upload_session",
@@ -451,6 +532,7 @@ rpc_table <- data.frame(
     "tw_tracking_get_metric_history",
     "tw_tracking_get_metric_history_bulk",
     "tw_tracking_get_run",
+    "tw_tracking_heartbeat_run",
     "tw_tracking_log_batch",
     "tw_tracking_log_inputs",
     "tw_tracking_log_logged_model_metrics",
@@ -470,6 +552,21 @@ rpc_table <- data.frame(
     "tw_tracking_update_run"
   ),
   rpc = c(
+    "trackway.admin.v1.AdminService/CreateToken",
+    "trackway.admin.v1.AdminService/CreateUser",
+    "trackway.admin.v1.AdminService/DeleteUser",
+    "trackway.admin.v1.AdminService/GetCurrentUser",
+    "trackway.admin.v1.AdminService/GetUser",
+    "trackway.admin.v1.AdminService/GrantExperimentPermission",
+    "trackway.admin.v1.AdminService/GrantRegisteredModelPermission",
+    "trackway.admin.v1.AdminService/ListExperimentPermissions",
+    "trackway.admin.v1.AdminService/ListRegisteredModelPermissions",
+    "trackway.admin.v1.AdminService/ListTokens",
+    "trackway.admin.v1.AdminService/ListUsers",
+    "trackway.admin.v1.AdminService/RevokeExperimentPermission",
+    "trackway.admin.v1.AdminService/RevokeRegisteredModelPermission",
+    "trackway.admin.v1.AdminService/RevokeToken",
+    "trackway.admin.v1.AdminService/UpdateUser",
     "trackway.artifacts.v1.ArtifactService/CreateUploadSession",
     "trackway.artifacts.v1.ArtifactService/DeleteArtifact",
     "trackway.artifacts.v1.ArtifactService/GetUploadSession",
@@ -514,6 +611,7 @@ rpc_table <- data.frame(
     "trackway.tracking.v1.TrackingService/GetMetricHistory",
     "trackway.tracking.v1.TrackingService/GetMetricHistoryBulk",
     "trackway.tracking.v1.TrackingService/GetRun",
+    "trackway.tracking.v1.TrackingService/HeartbeatRun",
     "trackway.tracking.v1.TrackingService/LogBatch",
     "trackway.tracking.v1.TrackingService/LogInputs",
     "trackway.tracking.v1.LoggedModelService/LogLoggedModelMetrics",
@@ -534,6 +632,21 @@ rpc_table <- data.frame(
   ),
   verb = c(
     "POST",
+    "POST",
+    "DELETE",
+    "GET",
+    "GET",
+    "POST",
+    "POST",
+    "GET",
+    "GET",
+    "GET",
+    "GET",
+    "DELETE",
+    "DELETE",
+    "POST",
+    "PATCH",
+    "POST",
     "DELETE",
     "GET",
     "GET",
@@ -577,6 +690,7 @@ rpc_table <- data.frame(
     "GET",
     "GET",
     "GET",
+    "POST",
     "POST",
     "POST",
     "POST",
@@ -596,6 +710,21 @@ rpc_table <- data.frame(
     "PATCH"
   ),
   path = c(
+    "/v1/users/{user_name}/tokens",
+    "/v1/users",
+    "/v1/users/{name}",
+    "/v1/users:current",
+    "/v1/users/{name}",
+    "/v1/experiments/{experiment_id}/permissions",
+    "/v1/registeredModels/{name}/permissions",
+    "/v1/experiments/{experiment_id}/permissions",
+    "/v1/registeredModels/{name}/permissions",
+    "/v1/users/{user_name}/tokens",
+    "/v1/users",
+    "/v1/experiments/{experiment_id}/permissions/{user_name}",
+    "/v1/registeredModels/{name}/permissions/{user_name}",
+    "/v1/tokens/{token_id}:revoke",
+    "/v1/users/{name}",
     "/v1/uploadSessions",
     "/v1/runs/{scope.run_id}/artifacts/{path=**}",
     "/v1/uploadSessions/{session_id}",
@@ -640,6 +769,7 @@ rpc_table <- data.frame(
     "/v1/runs/{run_id}/metrics/{metric_key=**}",
     "/v1/runs:getMetricHistoryBulk",
     "/v1/runs/{run_id}",
+    "/v1/runs/{run_id}:heartbeat",
     "/v1/runs/{run_id}:logBatch",
     "/v1/runs/{run_id}/inputs",
     "/v1/loggedModels/{model_id}/metrics",
@@ -660,6 +790,186 @@ rpc_table <- data.frame(
   ),
   stringsAsFactors = FALSE
 )
+
+# AdminService.CreateToken
+tw_admin_create_token <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/CreateToken",
+    message = "trackway.admin.v1.CreateTokenRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/users/{user_name}/tokens", body = "*")
+    )
+  )
+}
+
+# AdminService.CreateUser
+tw_admin_create_user <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/CreateUser",
+    message = "trackway.admin.v1.CreateUserRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/users", body = "*")
+    )
+  )
+}
+
+# AdminService.DeleteUser
+tw_admin_delete_user <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/DeleteUser",
+    message = "trackway.admin.v1.DeleteUserRequest",
+    bindings = list(
+      list(verb = "DELETE", path = "/v1/users/{name}", body = "")
+    )
+  )
+}
+
+# AdminService.GetCurrentUser
+tw_admin_get_current_user <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/GetCurrentUser",
+    message = "trackway.admin.v1.GetCurrentUserRequest",
+    bindings = list(
+      list(verb = "GET", path = "/v1/users:current", body = "")
+    )
+  )
+}
+
+# AdminService.GetUser
+tw_admin_get_user <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/GetUser",
+    message = "trackway.admin.v1.GetUserRequest",
+    bindings = list(
+      list(verb = "GET", path = "/v1/users/{name}", body = "")
+    )
+  )
+}
+
+# AdminService.GrantExperimentPermission
+tw_admin_grant_experiment_permission <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/GrantExperimentPermission",
+    message = "trackway.admin.v1.GrantExperimentPermissionRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/experiments/{experiment_id}/permissions", body = "*")
+    )
+  )
+}
+
+# AdminService.GrantRegisteredModelPermission
+tw_admin_grant_registered_model_permission <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/GrantRegisteredModelPermission",
+    message = "trackway.admin.v1.GrantRegisteredModelPermissionRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/registeredModels/{name}/permissions", body = "*")
+    )
+  )
+}
+
+# AdminService.ListExperimentPermissions
+tw_admin_list_experiment_permissions <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/ListExperimentPermissions",
+    message = "trackway.admin.v1.ListExperimentPermissionsRequest",
+    bindings = list(
+      list(verb = "GET", path = "/v1/experiments/{experiment_id}/permissions", body = "")
+    )
+  )
+}
+
+# AdminService.ListRegisteredModelPermissions
+tw_admin_list_registered_model_permissions <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/ListRegisteredModelPermissions",
+    message = "trackway.admin.v1.ListRegisteredModelPermissionsRequest",
+    bindings = list(
+      list(verb = "GET", path = "/v1/registeredModels/{name}/permissions", body = "")
+    )
+  )
+}
+
+# AdminService.ListTokens
+tw_admin_list_tokens <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/ListTokens",
+    message = "trackway.admin.v1.ListTokensRequest",
+    bindings = list(
+      list(verb = "GET", path = "/v1/users/{user_name}/tokens", body = "")
+    )
+  )
+}
+
+# AdminService.ListUsers
+tw_admin_list_users <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/ListUsers",
+    message = "trackway.admin.v1.ListUsersRequest",
+    bindings = list(
+      list(verb = "GET", path = "/v1/users", body = "")
+    )
+  )
+}
+
+# AdminService.RevokeExperimentPermission
+tw_admin_revoke_experiment_permission <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/RevokeExperimentPermission",
+    message = "trackway.admin.v1.RevokeExperimentPermissionRequest",
+    bindings = list(
+      list(verb = "DELETE", path = "/v1/experiments/{experiment_id}/permissions/{user_name}", body = "")
+    )
+  )
+}
+
+# AdminService.RevokeRegisteredModelPermission
+tw_admin_revoke_registered_model_permission <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/RevokeRegisteredModelPermission",
+    message = "trackway.admin.v1.RevokeRegisteredModelPermissionRequest",
+    bindings = list(
+      list(verb = "DELETE", path = "/v1/registeredModels/{name}/permissions/{user_name}", body = "")
+    )
+  )
+}
+
+# AdminService.RevokeToken
+tw_admin_revoke_token <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/RevokeToken",
+    message = "trackway.admin.v1.RevokeTokenRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/tokens/{token_id}:revoke", body = "*")
+    )
+  )
+}
+
+# AdminService.UpdateUser
+tw_admin_update_user <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.admin.v1.AdminService/UpdateUser",
+    message = "trackway.admin.v1.UpdateUserRequest",
+    bindings = list(
+      list(verb = "PATCH", path = "/v1/users/{name}", body = "*")
+    )
+  )
+}
 
 # ArtifactService.CreateUploadSession
 tw_artifacts_create_upload_session <- function(request = list(), client = tw_client()) {
@@ -1188,6 +1498,18 @@ tw_tracking_get_run <- function(request = list(), client = tw_client()) {
     message = "trackway.tracking.v1.GetRunRequest",
     bindings = list(
       list(verb = "GET", path = "/v1/runs/{run_id}", body = "")
+    )
+  )
+}
+
+# TrackingService.HeartbeatRun
+tw_tracking_heartbeat_run <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.tracking.v1.TrackingService/HeartbeatRun",
+    message = "trackway.tracking.v1.HeartbeatRunRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/runs/{run_id}:heartbeat", body = "*")
     )
   )
 }

@@ -15,10 +15,13 @@ listed parts, each checked against its ETag, in order into one ordinary spool th
 caller publishes the way any upload is published: nothing of a half-finished upload is
 ever visible, and the final file appears at once.
 
-The upload id is 128 random bits: it is the only thing a part URL carries, so it must
-not be guessable. Several processes (`--workers`) may serve the parts of one upload, so
-the steps that change what an upload holds (publishing a part, completing, aborting,
-sweeping) hold an flock on the upload's folder, not a thread lock.
+The upload id is the staging folder's replica tag and 96 random bits (see
+`spool.Replica`): it is the only thing a part URL carries, so it must not be guessable.
+Several processes (`--workers`, or servers on one machine) may serve the parts of one
+upload, so the steps that change what an upload holds (publishing a part, completing,
+aborting, sweeping) hold an flock on the upload's folder, not a thread lock. A replica
+with another staging folder answers an upload's calls with FAILED_PRECONDITION naming
+the replica that holds it: an upload's calls must stick to that replica.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class MultipartUploads:
     def __init__(self, staging: Path) -> None:
         self._staging = staging
         self._dir = staging / "multipart"
+        self.replica = spool.replica(staging)
 
     def _folder(self, upload_id: str) -> Path:
         if len(upload_id) != 32 or not _HEX.issuperset(upload_id):
@@ -83,7 +87,7 @@ class MultipartUploads:
         """Starts an upload of `num_parts` parts (0 makes an empty file) to `path`."""
         if not 0 <= num_parts <= MAX_PARTS:
             raise invalid("num_parts", f"is {num_parts}; it must be between 0 and {MAX_PARTS}")
-        upload = Upload(secrets.token_hex(16), prefix, path, num_parts, time.time())
+        upload = Upload(self.replica.new_id(), prefix, path, num_parts, time.time())
         self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         folder = self._dir / upload.upload_id
         folder.mkdir(mode=0o700)
@@ -100,7 +104,7 @@ class MultipartUploads:
     def get(self, upload_id: str) -> Upload:
         upload = _read(self._folder(upload_id))
         if upload is None:
-            raise _gone(upload_id)
+            raise self._gone(upload_id)
         return upload
 
     def put_part(
@@ -119,7 +123,7 @@ class MultipartUploads:
         try:
             staged = spool.Spool(folder / f"{number}.{secrets.token_hex(8)}.tmp")
         except FileNotFoundError:
-            raise _gone(upload_id) from None  # aborted, completed or swept meanwhile
+            raise self._gone(upload_id) from None  # aborted, completed or swept meanwhile
         try:
             staged.write_all(_capped(chunks), limit=size or None)
             staged.close()  # fsync: a part is durable before its ETag is handed out
@@ -127,7 +131,7 @@ class MultipartUploads:
             etag = staged.sha256()
             with self._locked(folder) as current:
                 if current is None:
-                    raise _gone(upload_id)
+                    raise self._gone(upload_id)
                 final = folder / f"{number}.{etag}.part"
                 os.replace(staged.path, final)
                 for older in folder.glob(f"{number}.*.part"):
@@ -157,7 +161,7 @@ class MultipartUploads:
         folder = self._folder(upload_id)
         with self._locked(folder) as upload:
             if upload is None:
-                raise _gone(upload_id)
+                raise self._gone(upload_id)
             if (upload.prefix, upload.path) != (prefix, path):
                 raise NotFound(f"multipart upload {upload_id} is not an upload of {path!r}")
             files = _listed_files(folder, upload, parts)
@@ -178,6 +182,8 @@ class MultipartUploads:
         folder = self._folder(upload_id)
         with self._locked(folder) as upload:
             if upload is None:
+                if self.replica.foreign_tag(upload_id) is not None:
+                    raise self._gone(upload_id)  # it is not gone: it is elsewhere
                 return False
             if (upload.prefix, upload.path) != (prefix, path):
                 raise NotFound(f"multipart upload {upload_id} is not an upload of {path!r}")
@@ -207,6 +213,14 @@ class MultipartUploads:
             except BlockingIOError:
                 continue  # in use right now, so not abandoned
         return removed
+
+    def _gone(self, upload_id: str) -> Exception:
+        tag = self.replica.foreign_tag(upload_id)
+        if tag is not None:
+            return self.replica.elsewhere(f"multipart upload {upload_id}", tag)
+        return NotFound(
+            f"multipart upload {upload_id} does not exist: it was completed, aborted or expired"
+        )
 
     @contextlib.contextmanager
     def _locked(self, folder: Path, *, wait: bool = True) -> Iterator[Upload | None]:
@@ -289,12 +303,6 @@ def _read(folder: Path) -> Upload | None:
         return Upload(**json.loads((folder / _RECORD).read_text()))
     except (FileNotFoundError, NotADirectoryError):
         return None
-
-
-def _gone(upload_id: str) -> NotFound:
-    return NotFound(
-        f"multipart upload {upload_id} does not exist: it was completed, aborted or expired"
-    )
 
 
 def _fsync_dir(folder: Path) -> None:

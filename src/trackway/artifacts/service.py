@@ -8,9 +8,10 @@ uploads (MLflow's `mpu/...` protocol, see multipart.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from trackway.artifacts import multipart, paths, spool
 from trackway.artifacts.repository import ArtifactRepository, FileInfo
@@ -22,6 +23,9 @@ from trackway.tracking.entities import ACTIVE
 
 LIST_DEFAULT_PAGE = 1000
 LIST_MAX_PAGE = 10_000
+
+T = TypeVar("T")
+ByteCounter = Callable[[int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,10 @@ class ArtifactService:
         self._staging: Path = repo.staging_dir()
         self._sessions = spool.SessionStore(self._staging)
         self._multipart = multipart.MultipartUploads(self._staging)
+        # Told the bytes each upload received and each download sent (for /metrics), once
+        # per call rather than per chunk.
+        self.count_uploaded: ByteCounter = _uncounted
+        self.count_downloaded: ByteCounter = _uncounted
 
     @property
     def root_uri(self) -> str:
@@ -105,10 +113,10 @@ class ArtifactService:
             raise invalid("size", "must not be negative")
         staged = spool.new_spool(self._staging)
         try:
-            staged.write_all(chunks, limit=size or None)
+            staged.write_all(_tallied(chunks, self.count_uploaded), limit=size or None)
             staged.close(sync=False)  # the put makes it durable
             digest = spool.verify(staged, size, expected_sha256)
-            self._repo.put(staged.path, paths.join(prefix, path), content_type)
+            self._put(staged.path, paths.join(prefix, path), path, content_type)
         finally:
             staged.discard()
         return Stored(FileInfo(path, False, staged.size), digest, staged.size)
@@ -119,6 +127,7 @@ class ArtifactService:
         _check_sha256(expected_sha256)
         if size <= 0:
             raise invalid("size", "is required for a resumable upload and must be positive")
+        self._check_target(paths.join(prefix, path), path)
         return self._sessions.create(prefix, path, size, expected_sha256).session_id
 
     def session_status(self, session_id: str) -> tuple[int, int]:
@@ -143,14 +152,15 @@ class ArtifactService:
             )
         staged = self._sessions.open(session_id)
         try:
-            staged.write_all(chunks, limit=session.size)
+            staged.write_all(_tallied(chunks, self.count_uploaded), limit=session.size)
         finally:
             staged.close()
         if staged.size < session.size:
             return Stored(None, "", staged.size)
         try:
             digest = spool.verify(staged, session.size, session.expected_sha256)
-            self._repo.put(staged.path, paths.join(session.prefix, session.path), content_type)
+            full = paths.join(session.prefix, session.path)
+            self._put(staged.path, full, session.path, content_type)
         finally:
             self._sessions.finish(session_id)
         return Stored(FileInfo(session.path, False, staged.size), digest, staged.size)
@@ -161,6 +171,7 @@ class ArtifactService:
         """Starts a multipart upload of `num_parts` parts to `path`; returns its id."""
         prefix, _ = self._prefix(scope, write=True)
         path = paths.clean("path", path)
+        self._check_target(paths.join(prefix, path), path)
         return self._multipart.create(prefix, path, num_parts).upload_id
 
     def upload_part(
@@ -174,7 +185,9 @@ class ArtifactService:
         """Stores one part from a stream (replacing an earlier version of it) and returns
         its ETag once the part is durable. The upload id alone names the upload: it is
         random, and the scope is checked again when the upload completes."""
-        return self._multipart.put_part(upload_id, part_number, chunks, size)
+        return self._multipart.put_part(
+            upload_id, part_number, _tallied(chunks, self.count_uploaded), size
+        )
 
     def complete_multipart(
         self, scope: Scope, path: str, upload_id: str, parts: Sequence[multipart.Part]
@@ -185,7 +198,7 @@ class ArtifactService:
         target = paths.join(prefix, path)
 
         def publish(source: Path) -> None:
-            self._repo.put(source, target)
+            self._put(source, target, path)
 
         size, digest = self._multipart.complete(upload_id, prefix, path, parts, publish)
         return Stored(FileInfo(path, False, size), digest, size)
@@ -210,7 +223,7 @@ class ArtifactService:
         stored: list[FileInfo] = []
         current: tuple[FolderFile, str, spool.Spool] | None = None
         try:
-            for item in items:
+            for item in _tallied(items, self.count_uploaded):
                 if isinstance(item, FolderFile):
                     if current is not None:
                         stored.append(self._commit_folder_file(prefix, *current))
@@ -249,7 +262,7 @@ class ArtifactService:
                     "file.size", f"{path!r} announced {header.size} bytes but sent {staged.size}"
                 )
             spool.verify(staged, header.size, header.expected_sha256)
-            self._repo.put(staged.path, paths.join(prefix, path), durable=False)
+            self._put(staged.path, paths.join(prefix, path), path, durable=False, field="file.path")
         finally:
             staged.discard()
         return FileInfo(path, False, staged.size)
@@ -269,13 +282,43 @@ class ArtifactService:
             raise invalid("path", f"{path!r} is a folder; list it, or download its files")
         if offset > info.size:
             raise invalid("offset", f"{offset} is past the end of the file ({info.size} bytes)")
-        return info.size, self._repo.read(paths.join(prefix, path), offset, length or None)
+        chunks = self._repo.read(paths.join(prefix, path), offset, length or None)
+        return info.size, _tallied(chunks, self.count_downloaded)
 
     def stat(self, scope: Scope, path: str) -> FileInfo:
         prefix, _ = self._prefix(scope, write=False)
         path = paths.clean("path", path, allow_root=True)
         info = self._stat(paths.join(prefix, path), path)
         return FileInfo(path, info.is_dir, info.size)
+
+    def _put(
+        self,
+        source: Path,
+        full: str,
+        shown: str,
+        content_type: str = "",
+        *,
+        durable: bool = True,
+        field: str = "path",
+    ) -> None:
+        """Publishes a file. A path that leads out of the root (a symlink, on local disk),
+        is a folder or runs through a file is the client's mistake, not the server's."""
+        try:
+            self._repo.put(source, full, content_type, durable=durable)
+        except PermissionError as exc:
+            raise invalid(field, f"{shown!r} leads outside the artifact root") from exc
+        except IsADirectoryError:
+            raise invalid(field, f"{shown!r} is a folder; a file cannot replace it") from None
+        except NotADirectoryError:
+            raise invalid(field, f"{shown!r} runs through a file, which holds no files") from None
+
+    def _check_target(self, full: str, shown: str) -> None:
+        """Refuses at once a target that leads out of the root (a symlink, on local disk),
+        so that a session or a multipart upload is not accepted only to fail at its end."""
+        try:
+            self._repo.stat(full)
+        except PermissionError as exc:
+            raise invalid("path", f"{shown!r} leads outside the artifact root") from exc
 
     def _stat(self, full: str, shown: str) -> FileInfo:
         try:
@@ -321,6 +364,24 @@ class ArtifactService:
     def sweep(self) -> int:
         """Removes expired sessions, abandoned multipart uploads and loose spools."""
         return self._sessions.sweep(self._staging) + self._multipart.sweep()
+
+
+def _uncounted(size: int) -> None:
+    pass
+
+
+def _tallied(items: Iterable[T], count: ByteCounter) -> Iterator[T]:
+    """Passes a stream's items on and tells `count` its bytes once, when it ends."""
+    total = 0
+    try:
+        for item in items:
+            if isinstance(item, memoryview):
+                total += item.nbytes
+            elif isinstance(item, bytes):
+                total += len(item)
+            yield item
+    finally:
+        count(total)
 
 
 def _check_sha256(value: str) -> None:

@@ -1,6 +1,15 @@
 """Upload spools: bytes land in a hidden staging file first, and become a stored file
 only once they are whole and verified. A crash at any point leaves a spool, never a
 partial artifact; the sweeper removes spools nobody will finish.
+
+Resumable sessions (and multipart uploads, multipart.py) are staged in the staging
+folder, which is on the local disk of the server that received them, even when the
+artifact root is an object store shared by several replicas. Every server process that
+stages in one folder shares that folder's replica tag (`replica.json`), and the ids it
+hands out start with the tag. A session id that reaches a replica with another tag
+therefore fails with FAILED_PRECONDITION that says where the session lives, rather
+than a puzzling NOT_FOUND: behind a load balancer, a session's calls must stick to one
+replica (or the replicas must share the staging folder, as processes on one machine do).
 """
 
 from __future__ import annotations
@@ -10,6 +19,8 @@ import hashlib
 import json
 import os
 import queue
+import secrets
+import socket
 import threading
 import time
 import uuid
@@ -17,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from trackway.errors import DataLoss, InvalidArgument, NotFound
+from trackway.errors import DataLoss, FailedPrecondition, InvalidArgument, NotFound
 
 MAX_CHUNK = 4 * 1024 * 1024
 PIPELINE_AFTER = 4 * 1024 * 1024
@@ -25,6 +36,8 @@ PIPELINE_DEPTH = 16
 EARLY_SYNC = 128 * 1024 * 1024
 _READ = 1024 * 1024
 SESSION_TTL_SECONDS = 24 * 3600
+REPLICA_FILE = "replica.json"
+_HEX = frozenset("0123456789abcdef")
 
 
 class Spool:
@@ -146,6 +159,64 @@ def new_spool(staging: Path) -> Spool:
     return Spool(staging / f"{uuid.uuid4().hex}.part")
 
 
+@dataclass(frozen=True)
+class Replica:
+    """The servers that stage uploads in one staging folder, as their ids name them."""
+
+    tag: str
+    host: str
+
+    def new_id(self) -> str:
+        """An upload id: the 8-character tag, then 96 random bits (32 hex characters)."""
+        return self.tag + secrets.token_hex(12)
+
+    def foreign_tag(self, upload_id: str) -> str | None:
+        """The tag of another replica that `upload_id` was made by, else None (ours, an
+        id from before tags, or no id of ours at all)."""
+        tag = upload_id[:8]
+        if len(upload_id) != 32 or not _HEX.issuperset(upload_id) or tag == self.tag:
+            return None
+        return tag if _tagged(tag[:4]) == tag else None
+
+    def elsewhere(self, what: str, tag: str) -> FailedPrecondition:
+        return FailedPrecondition(
+            f"{what} is staged on another server replica ({tag}); this is replica "
+            f"{self.tag} on {self.host}. Its bytes stay on the disk of the replica that "
+            "opened it: send its calls to that replica (sticky sessions at the load "
+            "balancer, or list only that replica), or start the upload again here",
+            metadata={"replica": tag},
+        )
+
+
+def _tagged(random_part: str) -> str:
+    """A replica tag: 4 random hex characters and 4 of their hash, so that an id of no
+    replica (`0000...`) is rarely taken for one of another replica."""
+    return random_part + hashlib.sha256(random_part.encode()).hexdigest()[:4]
+
+
+def replica(staging: Path) -> Replica:
+    """The staging folder's replica, made on first use; processes racing to make it
+    agree on the first that is published."""
+    path = staging / REPLICA_FILE
+    while True:
+        try:
+            found = json.loads(path.read_text())
+            return Replica(str(found["tag"]), str(found.get("host", "")))
+        except FileNotFoundError:
+            pass
+        staging.mkdir(parents=True, exist_ok=True)
+        mine = Replica(_tagged(secrets.token_hex(2)), socket.gethostname())
+        tmp = staging / f"{REPLICA_FILE}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(asdict(mine)))
+        try:
+            os.link(tmp, path)  # publishes the whole file, or fails if one exists
+        except FileExistsError:
+            continue
+        finally:
+            tmp.unlink(missing_ok=True)
+        return mine
+
+
 @dataclass
 class Session:
     """A resumable upload: where it goes, how big it is, and what it should hash to."""
@@ -163,6 +234,7 @@ class SessionStore:
 
     def __init__(self, staging: Path) -> None:
         self._dir = staging / "sessions"
+        self.replica = replica(staging)
 
     def _files(self, session_id: str) -> tuple[Path, Path]:
         if not session_id.isalnum() or len(session_id) != 32:
@@ -171,7 +243,8 @@ class SessionStore:
 
     def create(self, prefix: str, path: str, size: int, expected_sha256: str) -> Session:
         self._dir.mkdir(parents=True, exist_ok=True)
-        session = Session(uuid.uuid4().hex, prefix, path, size, expected_sha256, time.time())
+        session_id = self.replica.new_id()
+        session = Session(session_id, prefix, path, size, expected_sha256, time.time())
         record, part = self._files(session.session_id)
         part.touch()
         tmp = record.with_suffix(".tmp")
@@ -186,6 +259,9 @@ class SessionStore:
             session = Session(**json.loads(record.read_text()))
             return session, part.stat().st_size
         except FileNotFoundError as exc:
+            tag = self.replica.foreign_tag(session_id)
+            if tag is not None:
+                raise self.replica.elsewhere(f"upload session {session_id}", tag) from exc
             raise NotFound(f"upload session {session_id} does not exist or expired") from exc
 
     def open(self, session_id: str) -> Spool:

@@ -7,6 +7,7 @@ from types import TracebackType
 from trackway.client.artifacts import ArtifactMethods
 from trackway.client.base import DEFAULT_RETRY_SECONDS, DEFAULT_TIMEOUT
 from trackway.client.config import LoggerConfig
+from trackway.client.heartbeat import RunHeartbeats
 from trackway.client.logger import BackgroundLogger
 from trackway.client.registry import RegistryMethods
 from trackway.client.tracking import TrackingMethods
@@ -22,6 +23,7 @@ class TrackwayClient(TrackingMethods, RegistryMethods, ArtifactMethods):
 
     Thread-safe. `logger` is the background logger for high-rate metric logging; its
     points reach the server at `flush()`, `close()` or interpreter exit at the latest.
+    `heartbeats` renews the leases of runs created with `lease_seconds`.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class TrackwayClient(TrackingMethods, RegistryMethods, ArtifactMethods):
         super().__init__(tracking_uri, timeout=timeout, retry_seconds=retry_seconds)
         self._logger_config = logger_config
         self._logger: BackgroundLogger | None = None
+        self._heartbeats: RunHeartbeats | None = None
 
     @property
     def logger(self) -> BackgroundLogger:
@@ -49,6 +52,17 @@ class TrackwayClient(TrackingMethods, RegistryMethods, ArtifactMethods):
                 logger = self._logger
         return logger
 
+    @property
+    def heartbeats(self) -> RunHeartbeats:
+        """The heartbeat thread's run list, started on first use."""
+        found = self._heartbeats
+        if found is None:
+            with self._lock:
+                if self._heartbeats is None:
+                    self._heartbeats = RunHeartbeats(self._tracking, self.target.uri)
+                found = self._heartbeats
+        return found
+
     def flush(self, timeout: float | None = None) -> None:
         """Waits until the background logger's points are acknowledged."""
         if self._logger is not None:
@@ -59,6 +73,8 @@ class TrackwayClient(TrackingMethods, RegistryMethods, ArtifactMethods):
         if self._closed:
             return
         self._closed = True
+        if self._heartbeats is not None:
+            self._heartbeats.close()
         try:
             if self._logger is not None:
                 left = self._logger.close(timeout)

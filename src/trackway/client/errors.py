@@ -12,6 +12,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from trackway import errors
+from trackway.auth.errors import PermissionDenied, Unauthenticated
 
 _BY_CODE: dict[grpc.StatusCode, type[errors.TrackwayError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: errors.InvalidArgument,
@@ -24,6 +25,8 @@ _BY_CODE: dict[grpc.StatusCode, type[errors.TrackwayError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: errors.Unavailable,
     grpc.StatusCode.RESOURCE_EXHAUSTED: errors.Unavailable,
     grpc.StatusCode.DATA_LOSS: errors.DataLoss,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 # Codes after which the same request (same request_id) may be sent again.

@@ -177,7 +177,11 @@ class TrackingMethods(ClientBase):
         user_id: str = "",
         parent_run_id: str = "",
         request_id: str | None = None,
+        lease_seconds: int = 0,
     ) -> Run:
+        """Creates a run. With `lease_seconds` the server marks it FAILED once that long
+        passes without a heartbeat (`heartbeat_run`, or `heartbeats.add` for a thread
+        that sends them) or a write to the run; 0 (the default) is no lease."""
         reply = self._call(
             self._tracking.CreateRun,
             pb.CreateRunRequest(
@@ -188,6 +192,7 @@ class TrackingMethods(ClientBase):
                 user_id=user_id,
                 parent_run_id=parent_run_id,
                 request_id=request_id or new_request_id(),
+                lease_seconds=lease_seconds,
             ),
         )
         return Run.from_proto(reply.run)
@@ -216,6 +221,17 @@ class TrackingMethods(ClientBase):
             paths.append("run_name")
         request.update_mask.paths.extend(paths)
         return RunInfo.from_proto(self._call(self._tracking.UpdateRun, request).run_info)
+
+    def heartbeat_run(self, run_id: str, lease_seconds: int = 0) -> int:
+        """Renews a RUNNING run's lease from now, with a new length when `lease_seconds`
+        is set (0 keeps the run's); returns when it runs out, in epoch ms.
+        FailedPrecondition when the run is not RUNNING (the server may have failed it
+        for silence: update_run(status="RUNNING") resumes it) or has no lease."""
+        reply = self._call(
+            self._tracking.HeartbeatRun,
+            pb.HeartbeatRunRequest(run_id=run_id, lease_seconds=lease_seconds),
+        )
+        return int(reply.lease_expire_time)
 
     def set_terminated(
         self, run_id: str, status: str = "FINISHED", end_time: int | None = None

@@ -2,6 +2,10 @@
 
 The SDK speaks gRPC: `grpc://host:port`, `grpcs://host:port` (TLS) or a bare `host:port`.
 `http(s)://` URIs belong to the REST gateway, which this SDK does not speak yet.
+
+Replicas of one server (sharing a database and an object store) are listed with commas,
+`grpc://h1:50051,h2:50051`: the channel spreads calls over every one that answers and
+moves on when one goes away (see `trackway.client.channel`).
 """
 
 from __future__ import annotations
@@ -17,23 +21,36 @@ DEFAULT_TRACKING_URI = "grpc://127.0.0.1:50051"
 DEFAULT_PORT = 50051
 
 
+def host_port(host: str, port: int) -> str:
+    """`host:port`, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 @dataclass(frozen=True)
 class Target:
-    """A parsed tracking URI: the gRPC target and whether to use TLS."""
+    """A parsed tracking URI: the server (or the first of several replicas), the other
+    replicas, and whether to use TLS."""
 
     host: str
     port: int
     tls: bool = False
+    # Further replicas as (host, port), in the order the URI lists them.
+    alternates: tuple[tuple[str, int], ...] = ()
 
     @property
     def address(self) -> str:
-        """The `host:port` string that gRPC dials (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        """The first server's `host:port` (IPv6 hosts in brackets): what gRPC dials when
+        there is one server."""
+        return host_port(self.host, self.port)
+
+    @property
+    def servers(self) -> list[tuple[str, int]]:
+        return [(self.host, self.port), *self.alternates]
 
     @property
     def uri(self) -> str:
-        return f"{'grpcs' if self.tls else 'grpc'}://{self.address}"
+        listed = ",".join(host_port(h, p) for h, p in self.servers)
+        return f"{'grpcs' if self.tls else 'grpc'}://{listed}"
 
 
 def resolve(uri: str | None = None) -> str:
@@ -59,7 +76,16 @@ def parse(uri: str) -> Target:
         raise InvalidArgument(
             f"tracking URI {uri!r}: unsupported scheme {parts.scheme!r}; use grpc://host:port"
         )
-    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        raise InvalidArgument(f"tracking URI {uri!r}: expected grpc://host:port and nothing more")
+    first, *others = [_server(uri, piece) for piece in parts.netloc.split(",")]
+    return Target(host=first[0], port=first[1], tls=scheme == "grpcs", alternates=tuple(others))
+
+
+def _server(uri: str, netloc: str) -> tuple[str, int]:
+    """One `host[:port]` of a URI's comma-separated list."""
+    parts = urlsplit(f"//{netloc.strip()}")
+    if parts.username is not None:
         raise InvalidArgument(f"tracking URI {uri!r}: expected grpc://host:port and nothing more")
     try:
         port = parts.port
@@ -67,5 +93,8 @@ def parse(uri: str) -> Target:
         raise InvalidArgument(f"tracking URI {uri!r}: {exc}") from None
     host = parts.hostname
     if not host:
-        raise InvalidArgument(f"tracking URI {uri!r} names no host; use grpc://host:port")
-    return Target(host=host, port=port or DEFAULT_PORT, tls=scheme == "grpcs")
+        raise InvalidArgument(
+            f"tracking URI {uri!r} names no host; use grpc://host:port (or, for replicas, "
+            "grpc://host1:port,host2:port)"
+        )
+    return host, port or DEFAULT_PORT

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping
 from types import TracebackType
 
-from trackway.client import Experiment, Run, RunData, RunInfo, TrackwayClient
+from trackway.client import Experiment, Run, RunData, RunInfo, TrackwayClient, heartbeat
 from trackway.client.logger import BackgroundLogger
 from trackway.errors import (
     AlreadyExists,
@@ -38,6 +38,12 @@ class ActiveRun:
         self.owned = owned
         self.run_id = run.info.run_id
         self.monitor: SystemMonitor | None = None
+        self.leased = False  # this process heartbeats the run's lease until it ends
+
+    def _keep_alive(self, lease_seconds: int, *, at_once: bool = False) -> None:
+        if lease_seconds:
+            self.client.heartbeats.add(self.run_id, lease_seconds, at_once=at_once)
+            self.leased = True
 
     @property
     def info(self) -> RunInfo:
@@ -148,6 +154,12 @@ def start_run(
 
     `log_system_metrics` samples CPU, memory, disk and network into the run (needs
     psutil; default: TRACKWAY_ENABLE_SYSTEM_METRICS_LOGGING).
+
+    A run this process creates or resumes holds a lease of TRACKWAY_RUN_LEASE_SECONDS
+    (default 60; 0 for none), renewed by a background heartbeat until end_run: if the
+    process dies without ending it (SIGKILL, a lost node), the server marks it FAILED
+    with a `trackway.failure_reason` tag once the lease runs out. Attached processes
+    leave that to the run's creator.
     """
     runs = state.stack()
     if runs and not nested:
@@ -156,9 +168,12 @@ def start_run(
             "start a nested run with start_run(nested=True)"
         )
     client = state.client()
+    lease = heartbeat.lease_seconds_from_env()
     env_run = os.environ.get(state.RUN_ID_ENV) if not runs else None
     if run_id or env_run:
         active = _resume(client, run_id or str(env_run), owned=bool(run_id))
+        if active.owned:
+            active._keep_alive(lease, at_once=True)  # the first heartbeat sets the lease
     else:
         parent = parent_run_id or (runs[-1].run_id if runs else "")
         all_tags = {**_system_tags(), **{k: str(v) for k, v in (tags or {}).items()}}
@@ -172,8 +187,10 @@ def start_run(
             tags=all_tags,
             user_id=all_tags.get("mlflow.user", ""),
             parent_run_id=parent,
+            lease_seconds=lease,
         )
         active = ActiveRun(run, client, owned=True)
+        active._keep_alive(lease)
     if system_metrics.enabled(log_system_metrics):
         active.monitor = system_metrics.SystemMonitor(active.logger, active.run_id)
     runs.append(active)
@@ -236,6 +253,16 @@ def _finish(run: ActiveRun, status: str, flush_timeout: float | None) -> None:
         proc.last_run_id = run.run_id
     if run.monitor is not None:
         run.monitor.stop()
+    try:
+        _flush_and_end(run, status, flush_timeout)
+    finally:
+        # Even when the run could not be ended: this process is done with it, and a
+        # run left RUNNING is then failed by the server once its lease runs out.
+        if run.leased:
+            run.client.heartbeats.discard(run.run_id)
+
+
+def _flush_and_end(run: ActiveRun, status: str, flush_timeout: float | None) -> None:
     try:
         run.logger.flush(flush_timeout)
     except Unavailable:

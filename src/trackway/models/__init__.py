@@ -10,7 +10,7 @@
 A saved model is a folder: an `MLmodel` YAML file (flavors, signature, input example,
 run id, creation time, uuid), the serialized model, `input_example.json`, and the
 environment files `requirements.txt`, `python_env.yaml` and `conda.yaml`. MLflow loads
-our scikit-learn and custom python models, and we load MLflow's.
+our scikit-learn, PyTorch and custom python models, and we load MLflow's.
 
 Security: `load_model` unpickles, which runs code from the model's files. Load only
 models you trust. Reading metadata (`get_model_info`, the registry) never unpickles.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from trackway.errors import InvalidArgument
 from trackway.models import locate
+from trackway.models import pytorch as pt
 from trackway.models import sklearn as sk
 from trackway.models.mlmodel import MLMODEL_FILE, ModelMetadata
 from trackway.models.pyfunc import PyFuncModel, load_pyfunc
@@ -70,8 +71,8 @@ def load_model(
     a temporary folder removed at exit.
 
     Returns a `PyFuncModel` (`predict(data)`, `.metadata`), or with `flavor="sklearn"`
-    the estimator itself. Models saved by MLflow (scikit-learn and custom python models)
-    load too.
+    the estimator itself, with `flavor="pytorch"` the torch module (eval mode, CPU).
+    Models saved by MLflow (scikit-learn, PyTorch and custom python models) load too.
     """
     folder = fetch(model_uri, dst_path, client)
     meta = ModelMetadata.load(folder)
@@ -79,9 +80,11 @@ def load_model(
         return load_pyfunc(folder, meta)
     if flavor == sk.FLAVOR:
         return sk.load_native(folder, meta)
+    if flavor == pt.FLAVOR:
+        return pt.load_native(folder, meta)
     raise InvalidArgument(
-        f"flavor {flavor!r}: this loader knows python_function and sklearn; the model has "
-        f"{', '.join(meta.flavors)}"
+        f"flavor {flavor!r}: this loader knows python_function and sklearn (and pytorch, "
+        f"where torch is installed); the model has {', '.join(meta.flavors)}"
     )
 
 

@@ -68,6 +68,8 @@ def log_model(
     model_config: Mapping[str, Any] | None = None,
     serialization_format: str = "cloudpickle",
     pyfunc_predict_fn: str = "predict",
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
+    extra_files: Sequence[str | os.PathLike[str]] | None = None,
 ) -> ModelInfo:
     """Saves `model` (see `save_model` for the options) and uploads it to the folder
     `artifact_path` (or `name`, MLflow 3's spelling; default "model") of the active
@@ -94,6 +96,8 @@ def log_model(
             model_config=model_config,
             serialization_format=serialization_format,
             pyfunc_predict_fn=pyfunc_predict_fn,
+            code_paths=code_paths,
+            extra_files=extra_files,
             _run_id=run.run_id,
             _artifact_path=path,
         )

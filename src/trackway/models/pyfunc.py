@@ -63,6 +63,8 @@ def _builtin_loaders() -> dict[str, str]:
     return {
         "trackway.models.sklearn": "trackway.models.sklearn",
         "mlflow.sklearn": "trackway.models.sklearn",
+        "trackway.models.pytorch": "trackway.models.pytorch",
+        "mlflow.pytorch": "trackway.models.pytorch",
         "trackway.models.python_model": "trackway.models.python_model",
         "mlflow.pyfunc.model": "trackway.models.python_model",
     }

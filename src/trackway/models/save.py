@@ -13,6 +13,7 @@ import trackway
 from trackway.errors import AlreadyExists, InvalidArgument
 from trackway.models import environment, examples
 from trackway.models import python_model as custom
+from trackway.models import pytorch as pt
 from trackway.models import sklearn as sk
 from trackway.models.flavor import Written
 from trackway.models.inference import infer_schema
@@ -24,14 +25,17 @@ PYFUNC_NAMES = ("python_function", "pyfunc")
 
 def choose_flavor(model: Any, flavor: str | None) -> str:
     """The flavor to save `model` with: the one asked for, else "sklearn" for an
-    estimator and "python_function" for anything else with a predict method."""
+    estimator, "pytorch" for a torch.nn.Module and "python_function" for anything else
+    with a predict method."""
     if flavor is None:
-        return sk.FLAVOR if sk.is_estimator(model) else "python_function"
+        if sk.is_estimator(model):
+            return sk.FLAVOR
+        return pt.FLAVOR if pt.is_module(model) else "python_function"
     if flavor in PYFUNC_NAMES:
         return "python_function"
-    if flavor == sk.FLAVOR:
+    if flavor in (sk.FLAVOR, pt.FLAVOR):
         return flavor
-    raise InvalidArgument(f"flavor {flavor!r}: use 'sklearn' or 'python_function'")
+    raise InvalidArgument(f"flavor {flavor!r}: use 'sklearn', 'pytorch' or 'python_function'")
 
 
 def save_model(
@@ -48,19 +52,25 @@ def save_model(
     model_config: Mapping[str, Any] | None = None,
     serialization_format: str = "cloudpickle",
     pyfunc_predict_fn: str = "predict",
+    code_paths: Sequence[str | os.PathLike[str]] | None = None,
+    extra_files: Sequence[str | os.PathLike[str]] | None = None,
     _run_id: str | None = None,
     _artifact_path: str | None = None,
 ) -> ModelMetadata:
     """Saves `model` into the new folder `path` and returns its MLmodel metadata.
 
     - `flavor`: "sklearn" (default for scikit-learn estimators; pickled with
-      `serialization_format`, "cloudpickle" or "pickle") or "python_function" (default
-      for anything else with `predict(model_input)` or `predict(context, model_input)`,
-      such as a `trackway.models.PythonModel`; cloudpickled, with `artifacts` copied in
-      and `model_config` handed to its context).
-    - `input_example`: a DataFrame, dict of columns, list of records or array, saved as
-      `input_example.json`; unless `signature` is given, the signature is inferred from
-      it (and the outputs from the model's predictions on it).
+      `serialization_format`, "cloudpickle" or "pickle"), "pytorch" (default for a
+      `torch.nn.Module`; saved whole with `torch.save` in MLflow's layout, with
+      `code_paths` copied into `code/` and put on sys.path at load time, and
+      `extra_files` copied into `extra_files/`) or "python_function" (default for
+      anything else with `predict(model_input)` or `predict(context, model_input)`, such
+      as a `trackway.models.PythonModel`; cloudpickled, with `artifacts` copied in and
+      `model_config` handed to its context).
+    - `input_example`: a DataFrame, dict of columns, list of records or array (or a
+      torch tensor, saved as its array), saved as `input_example.json`; unless
+      `signature` is given, the signature is inferred from it (and the outputs from the
+      model's predictions on it).
     - `pip_requirements` replaces the pinned defaults of `requirements.txt`;
       `extra_pip_requirements` adds to them.
     - `metadata`: free-form key/values stored in the MLmodel.
@@ -71,6 +81,8 @@ def save_model(
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise AlreadyExists(f"{target} already exists; save each model into a new folder")
     chosen = choose_flavor(model, flavor)
+    if chosen != pt.FLAVOR and (code_paths or extra_files):
+        raise InvalidArgument("code_paths and extra_files are options of the pytorch flavor")
     created = not target.exists()
     target.mkdir(parents=True, exist_ok=True)
     try:
@@ -81,6 +93,9 @@ def save_model(
                 serialization_format=serialization_format,
                 pyfunc_predict_fn=pyfunc_predict_fn,
             )
+        elif chosen == pt.FLAVOR:
+            written = pt.write(model, target, code_paths=code_paths, extra_files=extra_files)
+            input_example = pt.example_array(input_example)
         else:
             written = custom.write(model, target, artifacts=artifacts, model_config=model_config)
         meta = _describe(target, written, input_example, signature, metadata)

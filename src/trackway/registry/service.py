@@ -311,7 +311,9 @@ class RegistryService:
     def resolve(self, uri: str | uris.ParsedUri, field_path: str = "uri") -> Resolution:
         logged = self._logged_model(uri) if isinstance(uri, str) else None
         if logged is not None:
-            return Resolution(logged.artifact_location, None, logged.source_run_id)
+            # Checked on the way out like every other stored location (defence in depth).
+            location = uris.served(logged.artifact_location, self.artifact_root)
+            return Resolution(location, None, logged.source_run_id)
         return uris.resolve(
             uri,
             registry=self.store,

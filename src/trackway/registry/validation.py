@@ -131,7 +131,9 @@ def inside_root(field_path: str, uri: str, root: str) -> None:
     (the same rule as experiments' `trackway.tracking.validation.inside_root`)."""
     uri_text(field_path, uri, limits.MAX_URI_LENGTH)
     below = uri.rstrip("/")[len(root) + 1 :] if uri.startswith(root + "/") else ""
-    if not below or any(s in ("", ".", "..") for s in below.split("/")):
+    # Also as NFKC folds it: fullwidth dots (U+FF0E) must not become `..` in another layer.
+    segments = below.split("/") + unicodedata.normalize("NFKC", below).split("/")
+    if not below or any(s in ("", ".", "..") or "\\" in s for s in segments):
         raise invalid(
             field_path,
             f"{uri[:200]!r} must lie below the server's artifact root {root!r} (or be a "

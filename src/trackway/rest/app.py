@@ -77,6 +77,13 @@ class Gateway:
             else None
         )
 
+    @property
+    def mlflow_routes(self) -> list[tuple[str, str]]:
+        """(method, path below the API prefix) of every fixed MLflow endpoint; the
+        logged-model endpoints with an id in the path are matched apart (`route`). The
+        auth tests check that each one has a permission rule."""
+        return sorted(self._routes)
+
     def _add(self, routes: Iterable[tuple[str, str, Handler]]) -> None:
         for method, path, handler in routes:
             self._routes[(method, path)] = handler

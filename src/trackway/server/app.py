@@ -15,8 +15,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from trackway.artifacts.repos import open_repository
 from trackway.artifacts.service import ArtifactService
+from trackway.auth.wiring import Security
 from trackway.config import ServerConfig
-from trackway.registry.service import RegistryService
+from trackway.observability.ingest import MeteredTrackingStore
+from trackway.observability.wiring import Observability
+from trackway.rest import guards
 from trackway.rest.app import create_app
 from trackway.rest.server import HttpServer
 from trackway.server import (
@@ -32,7 +35,6 @@ from trackway.store.registry_store import SqlRegistryStore
 from trackway.store.tracking_store import SqlTrackingStore
 from trackway.tracking import limits
 from trackway.tracking.logged_models import LoggedModelService
-from trackway.tracking.service import TrackingService
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,8 @@ class RunningServer:
     health: health.HealthServicer
     service_names: list[str]
     http: HttpServer | None = None
+    observability: Observability | None = None
+    security: Security | None = None
     _stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -96,6 +100,10 @@ class RunningServer:
         self.server.stop(grace).wait()
         if self.http is not None:
             self.http.stop(grace)
+        if self.observability is not None:
+            self.observability.close()
+        if self.security is not None:
+            self.security.close()
         self.store.close()
 
     def wait(self) -> None:
@@ -108,31 +116,44 @@ def create_server(config: ServerConfig) -> RunningServer:
         s3_endpoint_url=config.s3_endpoint_url or None,
         s3_checksums=config.s3_checksums,
     )
-    store = SqlTrackingStore.open(
+    store = MeteredTrackingStore.open(
         config.backend_store_uri,
         artifact_root=repo.uri,
         sqlite_synchronous=config.sqlite_synchronous,
     )
+    try:
+        # Flags that do not go together, or an open server without authentication,
+        # stop here, before anything listens.
+        security = Security.start(config, store)
+    except Exception:
+        store.close()
+        raise
     artifacts = ArtifactService(store, repo)
+    observability = Observability.start(config, store, artifacts)
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="trackway-rpc"),
-        interceptors=[ErrorInterceptor()],
+        # Observing first: it then sees the status codes the ErrorInterceptor sets.
+        # Authentication after the ErrorInterceptor, which reports its refusals.
+        interceptors=[observability.interceptor, ErrorInterceptor(), *security.interceptors()],
         options=_options(config),
     )
-    tracking = TrackingService(store)
+    tracking = security.tracking_service(store)
     tracking_name = tracking_servicer.register(server, tracking)
     artifacts_name = artifacts_servicer.register(server, artifacts)
     logged_models = LoggedModelService(SqlLoggedModelStore.from_tracking(store))
-    registry = RegistryService(SqlRegistryStore.from_tracking(store), store, logged_models)
+    registry = security.registry_service(
+        SqlRegistryStore.from_tracking(store), store, logged_models
+    )
     registry_name = registry_servicer.register(server, registry)
     logged_models_name = logged_model_servicer.register(server, logged_models)
+    admin_name = security.register(server)
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [tracking_name, artifacts_name, registry_name, logged_models_name]
+    names = [tracking_name, artifacts_name, registry_name, logged_models_name, admin_name]
     names += [health.SERVICE_NAME]
     reflection.enable(server, names)
     try:
-        port = server.add_insecure_port(_address(config.host, config.grpc_port))
+        port = security.bind(server, _address(config.host, config.grpc_port))
     except RuntimeError as exc:
         store.close()
         raise OSError(f"cannot listen on {_address(config.host, config.grpc_port)}: {exc}") from exc
@@ -140,29 +161,52 @@ def create_server(config: ServerConfig) -> RunningServer:
     if config.http_port >= 0:
         try:
             http = HttpServer(
-                create_app(
-                    tracking,
-                    registry,
-                    artifacts,
-                    threads=config.threads,
-                    max_body_bytes=config.max_message_mb << 20,
-                    grpc_target=_loopback(config.host, port),
-                    grpc_services=names,
+                # The guards go outermost: a refused request (foreign Host or origin, a
+                # form-typed body) reaches nothing else.
+                guards.protect(
+                    security.http(
+                        observability.http(
+                            create_app(
+                                tracking,
+                                registry,
+                                artifacts,
+                                threads=config.threads,
+                                max_body_bytes=config.max_message_mb << 20,
+                                grpc_target=security.internal_target(server)
+                                or _loopback(config.host, port),
+                                grpc_services=names,
+                            ),
+                            names,
+                        ),
+                        max_body_bytes=config.max_message_mb << 20,
+                        threads=config.threads,
+                    ),
+                    config,
                 ),
                 config.host,
                 config.http_port,
                 reuse_port=config.workers > 1,
                 grace=config.grace_seconds,
+                tls=security.http_tls(),
             ).start()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a bad --allowed-hosts or CORS origin
             server.stop(0)
             store.close()
             raise
     server.start()
-    for name in ("", tracking_name, artifacts_name, registry_name, logged_models_name):
+    for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    running = RunningServer(server, port, store, artifacts, health_servicer, names, http)
+    running = RunningServer(
+        server, port, store, artifacts, health_servicer, names, http, observability, security
+    )
     threading.Thread(target=_sweep_forever, args=(running,), daemon=True).start()
+    if config.run_lease_sweep_seconds > 0:
+        threading.Thread(
+            target=_sweep_leases_forever,
+            args=(running, config.run_lease_sweep_seconds),
+            name="trackway-lease-sweep",
+            daemon=True,
+        ).start()
     return running
 
 
@@ -175,8 +219,26 @@ def _sweep_forever(running: RunningServer) -> None:
             log.exception("sweep of expired request ids and upload sessions failed")
 
 
+def _sweep_leases_forever(running: RunningServer, interval: float) -> None:
+    """Fails the runs whose writer fell silent past its lease. Every replica sweeps:
+    the store's sweep is idempotent, so they never fail or tag a run twice."""
+    while not running._stopped.wait(interval):
+        try:
+            failed = running.store.fail_expired_runs()
+        except Exception:
+            if not running._stopped.is_set():  # not the store closing under it
+                log.exception("sweep of runs whose lease expired failed")
+            continue
+        if failed:
+            log.info("marked %d runs FAILED: their lease expired without a heartbeat", failed)
+
+
 def serve(config: ServerConfig) -> int:
     """Runs until SIGTERM or SIGINT, then shuts down gracefully; returns the exit code."""
+    if config.forward_to:
+        from trackway.relay import server as relay  # a sidecar relay has no store of its own
+
+        return relay.serve(config)
     running = create_server(config)
     # Everything allocated at start-up lives as long as the process: keep it out of the
     # collector's way. History reads build 100k-tuple results, and the default threshold

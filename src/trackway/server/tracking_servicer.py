@@ -106,6 +106,7 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
             user_id=request.user_id,
             parent_run_id=request.parent_run_id,
             request_id=request.request_id,
+            lease_seconds=request.lease_seconds,
         )
         return pb.CreateRunResponse(run=convert.run_to_proto(run))
 
@@ -131,6 +132,10 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
             request_id=request.request_id,
         )
         return pb.UpdateRunResponse(run_info=convert.run_info_to_proto(info))
+
+    def HeartbeatRun(self, request: pb.HeartbeatRunRequest, context: Any) -> Any:
+        expires = self._service.heartbeat_run(request.run_id, request.lease_seconds)
+        return pb.HeartbeatRunResponse(lease_expire_time=expires)
 
     def DeleteRun(self, request: pb.DeleteRunRequest, context: Any) -> Any:
         self._service.delete_run(request.run_id, request.request_id)

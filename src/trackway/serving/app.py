@@ -35,6 +35,14 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 DEFAULT_MAX_BODY_BYTES = 64 << 20
+PROBES = ("/ping", "/health", "/version")
+INVOCATIONS = "/invocations"
+# Every (method, path) the app answers other than with 404/405; the scoring server's
+# auth rules (trackway.serving.auth) must cover each, which tests/auth checks.
+ROUTES = (
+    *((method, path) for path in PROBES for method in ("GET", "HEAD")),
+    ("POST", INVOCATIONS),
+)
 
 
 class ScoringApp:
@@ -65,14 +73,14 @@ class ScoringApp:
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
-        if path in ("/ping", "/health", "/version"):
+        if path in PROBES:
             if method not in ("GET", "HEAD"):
                 await _error(send, 405, "BAD_REQUEST", f"{path} takes GET")
                 return
             body = __version__.encode() if path == "/version" else b"OK"
             await _send(send, 200, body, b"text/plain; charset=utf-8")
             return
-        if path != "/invocations":
+        if path != INVOCATIONS:
             await _error(send, 404, "ENDPOINT_NOT_FOUND", f"no endpoint {path}; use /invocations")
             return
         if method != "POST":

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from trackway.store import driver
 from trackway.store.schema import BLOCK_BITS, metric_series
 from trackway.tracking.downsample import Reducer
 
@@ -79,13 +80,11 @@ def _cursor(
     stream: bool = False,
     filtered: bool = False,
 ) -> Any:
-    """A driver cursor; with `stream`, PostgreSQL keeps the rows server-side until fetched.
+    """A driver cursor; with `stream`, the server keeps the rows until fetched.
     With `filtered`, each `{w}` becomes the worker filter, whose parameter the caller put
     right after the series id that precedes it."""
     sqlite = conn.dialect.name == "sqlite"
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cur = dbapi.cursor(name="trackway_history") if stream and not sqlite else dbapi.cursor()
+    cur = driver.cursor(conn, stream=stream)
     mark = "?" if sqlite else "%s"
     sql = sql.replace("{w}", _WORKER_FILTER if filtered else "")
     cur.execute(sql.format(p=mark), params)

@@ -351,15 +351,17 @@ def create_version(conn: Connection, new: NewVersion, now_ms: int) -> tuple[int,
     if new.run_id:
         require_run(conn, new.run_id)
     counter = registered_models.c.latest_version
-    row = conn.execute(
+    row = dialect.update_returning(
+        conn,
         update(registered_models)
         .where(registered_models.c.name == new.name)
         .values(
             latest_version=counter + 1,
             last_updated_timestamp=_bumped(registered_models.c.last_updated_timestamp, now_ms),
-        )
-        .returning(registered_models.c.model_id, counter)
-    ).first()
+        ),
+        registered_models.c.model_id,
+        counter,
+    )
     if row is None:
         raise NotFound(f"registered model {new.name!r} does not exist")
     mid, version = int(row[0]), int(row[1])

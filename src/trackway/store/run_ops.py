@@ -1,10 +1,18 @@
-"""Run reads and writes on an open connection. The store owns the transaction."""
+"""Run reads and writes on an open connection. The store owns the transaction.
+
+Leases: a run created with `lease_seconds` keeps `lease_expire_time` while it is
+RUNNING. Heartbeats renew it; so does every write to the run, but at most once per
+`_renew_interval_ms`, read from the row that the write's `require_active` reads anyway,
+so the ingest path pays one small UPDATE per run every few seconds and nothing more.
+Leaving RUNNING clears the expiry; `fail_expired` marks runs whose lease ran out FAILED.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import BigInteger, cast, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from trackway.errors import FailedPrecondition, NotFound, invalid
@@ -27,6 +35,10 @@ from trackway.tracking.entities import (
 )
 
 PARENT_TAG = "mlflow.parentRunId"
+# Set by the sweeper on a run whose lease ran out, saying since when it was silent.
+FAILURE_REASON_TAG = "trackway.failure_reason"
+# Writes renew a lease at most this often (and at most every quarter of the lease).
+LEASE_RENEW_MS = 5_000
 _NAN = float("nan")
 
 
@@ -37,14 +49,33 @@ def info(conn: Connection, run_id: str) -> RunInfo:
     return rows.run_info(row)
 
 
-def require_active(conn: Connection, run_id: str) -> None:
-    """One primary-key read that every write to a run starts with."""
-    row = driver.fetchone(conn, "SELECT lifecycle_stage FROM runs WHERE run_id = ?", [run_id])
-    stage = None if row is None else row[0]
-    if stage is None:
+def require_active(conn: Connection, run_id: str, *, renew_at: int | None = None) -> None:
+    """One primary-key read that every write to a run starts with. With `renew_at` (now,
+    in epoch ms) the write also renews the run's lease when the last renewal is due."""
+    row = driver.fetchone(
+        conn,
+        "SELECT lifecycle_stage, lease_seconds, lease_expire_time FROM runs WHERE run_id = ?",
+        [run_id],
+    )
+    if row is None:
         raise NotFound(f"run {run_id} does not exist")
+    stage, lease_seconds, expires = row
     if stage != ACTIVE:
         raise FailedPrecondition(f"run {run_id} is deleted; restore it before writing to it")
+    if renew_at is not None and expires is not None and lease_seconds:
+        length = lease_seconds * 1000
+        if renew_at - (expires - length) >= _renew_interval_ms(length):
+            driver.executemany(
+                conn,
+                "UPDATE runs SET lease_expire_time = ? WHERE run_id = ?",
+                [(renew_at + length, run_id)],
+            )
+
+
+def _renew_interval_ms(lease_ms: int) -> int:
+    """How long after a renewal a write renews again: a few seconds, and often enough
+    that a short lease held by a busy writer never runs out between two renewals."""
+    return min(LEASE_RENEW_MS, lease_ms // 4)
 
 
 def create(
@@ -57,6 +88,8 @@ def create(
     start_time: int,
     tag_items: Sequence[tuple[str, str]],
     parent_run_id: str,
+    lease_seconds: int = 0,
+    now_ms: int = 0,
 ) -> None:
     exp = experiment_ops.require_active(conn, experiment_id)
     tag_map = dict(tag_items)
@@ -88,6 +121,8 @@ def create(
             lifecycle_stage=ACTIVE,
             artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
             parent_run_id=parent or None,
+            lease_seconds=lease_seconds or None,
+            lease_expire_time=now_ms + lease_seconds * 1000 if lease_seconds else None,
         )
     )
     ingest.write_tags(conn, run_id, list(tag_map.items()))
@@ -100,17 +135,101 @@ def update_info(
     status: str | None,
     end_time: int | None,
     run_name: str | None,
+    now_ms: int,
 ) -> None:
     require_active(conn, run_id)
     values: dict[str, object] = {}
     if status is not None:
         values["status"] = status
+        # Back to RUNNING (a resumed run) starts a fresh lease of the run's length; any
+        # other status ends the lease, which takes the run out of the sweeper's index.
+        values["lease_expire_time"] = (
+            cast(runs.c.lease_seconds, BigInteger) * 1000 + now_ms if status == "RUNNING" else None
+        )
     if end_time is not None:
         values["end_time"] = end_time
     if values:
         conn.execute(update(runs).where(runs.c.run_id == run_id).values(**values))
     if run_name is not None:
         ingest.write_tags(conn, run_id, [(ingest.RUN_NAME_TAG, run_name)])
+
+
+def heartbeat(conn: Connection, run_id: str, lease_seconds: int, now_ms: int) -> int:
+    """Renews a RUNNING run's lease from now, with a new length when `lease_seconds` is
+    set; returns the new expiry."""
+    row = conn.execute(
+        select(runs.c.lifecycle_stage, runs.c.lease_seconds).where(runs.c.run_id == run_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"run {run_id} does not exist")
+    if row.lifecycle_stage != ACTIVE:
+        raise FailedPrecondition(f"run {run_id} is deleted; restore it before writing to it")
+    length = lease_seconds or row.lease_seconds
+    if not length:
+        raise FailedPrecondition(
+            f"run {run_id} has no lease; give lease_seconds to start one",
+            metadata={"lease_seconds": "0"},
+        )
+    expires = now_ms + length * 1000
+    # The status is checked by the UPDATE itself: on PostgreSQL a sweeper's concurrent
+    # FAILED is then seen, never overwritten by a renewal that read RUNNING before it.
+    renewed = conn.execute(
+        update(runs)
+        .where(runs.c.run_id == run_id, runs.c.status == "RUNNING")
+        .values(lease_seconds=length, lease_expire_time=expires)
+    ).rowcount
+    if not renewed:
+        raise _not_running(conn, run_id)
+    return expires
+
+
+def _not_running(conn: Connection, run_id: str) -> FailedPrecondition:
+    status = conn.execute(select(runs.c.status).where(runs.c.run_id == run_id)).scalar()
+    reason = conn.execute(
+        select(tags.c.value).where(tags.c.run_id == run_id, tags.c.key == FAILURE_REASON_TAG)
+    ).scalar()
+    because = f" ({reason})" if reason and status == "FAILED" else ""
+    return FailedPrecondition(
+        f"run {run_id} is {status}{because}, not RUNNING, so it has no lease to renew; "
+        "set its status back to RUNNING to resume it",
+        metadata={"status": str(status)},
+    )
+
+
+def fail_expired(conn: Connection, now_ms: int, limit: int) -> tuple[int, int]:
+    """Marks FAILED up to `limit` RUNNING runs whose lease ran out before `now_ms`, each
+    with its end time (when it was last heard from) and the reason tag. Returns how many
+    expired runs it found and how many it failed.
+
+    Safe beside other sweepers (replicas on one PostgreSQL) and live writers: each run's
+    UPDATE repeats the conditions it was found by, down to the expiry it read, so a run
+    that another sweeper failed or a heartbeat renewed meanwhile is left alone, and only
+    the sweeper whose UPDATE changed the row writes the tag.
+    """
+    expired = conn.execute(
+        select(runs.c.run_id, runs.c.start_time, runs.c.lease_seconds, runs.c.lease_expire_time)
+        .where(runs.c.lease_expire_time < now_ms, runs.c.status == "RUNNING")
+        .order_by(runs.c.lease_expire_time, runs.c.run_id)
+        .limit(limit)
+    ).all()
+    failed = 0
+    for row in expired:
+        heard = row.lease_expire_time - (row.lease_seconds or 0) * 1000
+        changed = conn.execute(
+            update(runs)
+            .where(
+                runs.c.run_id == row.run_id,
+                runs.c.status == "RUNNING",
+                runs.c.lease_expire_time == row.lease_expire_time,
+            )
+            .values(status="FAILED", end_time=max(heard, row.start_time), lease_expire_time=None)
+        ).rowcount
+        if changed:
+            since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(heard / 1000))
+            reason = f"lease expired: no heartbeat since {since}"
+            ingest.write_tags(conn, row.run_id, [(FAILURE_REASON_TAG, reason)])
+            failed += 1
+    return len(expired), failed
 
 
 def set_stage(conn: Connection, run_id: str, stage: str, now_ms: int) -> None:

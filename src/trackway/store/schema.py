@@ -23,9 +23,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from trackway.store.dialect import MySQLDouble
+
 # SQLite only aliases the rowid for a column declared exactly INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-Double = Float(precision=53).with_variant(Float(), "sqlite")
+# MySQL's DOUBLE holds neither NaN nor infinities; MySQLDouble maps them (see dialect).
+Double = (
+    Float(precision=53)
+    .with_variant(Float(), "sqlite")
+    .with_variant(MySQLDouble(), "mysql", "mariadb")
+)
 
 metadata = MetaData(
     naming_convention={
@@ -87,12 +94,19 @@ runs = Table(
     # The experiment's location (at most 1,000) plus "/<run id>/artifacts".
     Column("artifact_uri", String(2048), nullable=False),
     Column("parent_run_id", String(32), nullable=True),
+    # A run's lease (CreateRun's lease_seconds, HeartbeatRun): its length, and when it
+    # runs out unless renewed. The length is NULL for a run without a lease; the expiry
+    # is NULL too once the run leaves RUNNING, so the index below holds only live leases
+    # and the sweeper's range scan for expired ones never walks finished runs.
+    Column("lease_seconds", Integer, nullable=True),
+    Column("lease_expire_time", BigInteger, nullable=True),
     CheckConstraint("lifecycle_stage IN ('active', 'deleted')", name="lifecycle_stage"),
     CheckConstraint(
         "status IN ('RUNNING', 'SCHEDULED', 'FINISHED', 'FAILED', 'KILLED')", name="status"
     ),
     Index(None, "experiment_id", "start_time"),
     Index(None, "parent_run_id"),
+    Index(None, "lease_expire_time"),
 )
 
 params = Table(
@@ -339,4 +353,5 @@ __all__ = [
     "tags",
 ]
 
-from trackway.store import registry_schema  # noqa: E402, F401  (registers the registry tables)
+# Registers the registry's tables, and users, tokens and permissions.
+from trackway.store import auth_schema, registry_schema  # noqa: E402, F401

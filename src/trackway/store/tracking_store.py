@@ -168,6 +168,7 @@ class SqlTrackingStore(SqlStore):
         tags: Sequence[tuple[str, str]],
         parent_run_id: str,
         request_id: str = "",
+        lease_seconds: int = 0,
     ) -> Run:
         def job(conn: Connection, now: int) -> str:
             run_ops.create(
@@ -179,6 +180,8 @@ class SqlTrackingStore(SqlStore):
                 start_time=start_time or now,
                 tag_items=tags,
                 parent_run_id=parent_run_id,
+                lease_seconds=lease_seconds,
+                now_ms=now,
             )
             return run_id
 
@@ -203,10 +206,20 @@ class SqlTrackingStore(SqlStore):
             "UpdateRun",
             request_id,
             lambda conn, now: run_ops.update_info(
-                conn, run_id, status=status, end_time=end_time, run_name=run_name
+                conn, run_id, status=status, end_time=end_time, run_name=run_name, now_ms=now
             ),
         )
         return self.get_run_info(run_id)
+
+    def heartbeat_run(self, run_id: str, lease_seconds: int = 0) -> int:
+        """Renews a RUNNING run's lease from now; returns when it runs out (epoch ms).
+        Never replayed from a request id: each heartbeat renews from its own time."""
+        expires = self._write(
+            "HeartbeatRun",
+            "",
+            lambda conn, now: str(run_ops.heartbeat(conn, run_id, lease_seconds, now)),
+        )
+        return int(expires)
 
     def delete_run(self, run_id: str, request_id: str = "") -> None:
         self._write(
@@ -227,7 +240,7 @@ class SqlTrackingStore(SqlStore):
         """Applies metrics, params and tags to a run atomically (LogBatch and friends)."""
 
         def job(conn: Connection, now: int) -> None:
-            run_ops.require_active(conn, writes.run_id)
+            run_ops.require_active(conn, writes.run_id, renew_at=now)
             ingest.write_run(conn, writes)
 
         self._write(method, request_id, job)
@@ -252,8 +265,12 @@ class SqlTrackingStore(SqlStore):
         batch had been committed before (a resend after reconnecting)."""
 
         def job(conn: Connection) -> bool:
+            # Locked: after a failover, a resent batch may reach another replica while
+            # this one still commits it; the lock makes the later of the two see it.
             last = conn.execute(
-                select(log_writers.c.last_seq).where(log_writers.c.writer_id == writer_id)
+                select(log_writers.c.last_seq)
+                .where(log_writers.c.writer_id == writer_id)
+                .with_for_update()
             ).scalar()
             last = int(last or 0)
             if seq <= last:
@@ -264,9 +281,9 @@ class SqlTrackingStore(SqlStore):
                     f"is {last}; resend from {last + 1}",
                     metadata={"seq": str(seq), "last_committed_seq": str(last)},
                 )
-            run_ops.require_active(conn, writes.run_id)
-            ingest.write_run(conn, writes)
             now = now_ms()
+            run_ops.require_active(conn, writes.run_id, renew_at=now)
+            ingest.write_run(conn, writes)
             if last:
                 conn.execute(
                     update(log_writers)
@@ -337,6 +354,22 @@ class SqlTrackingStore(SqlStore):
                 with_data=with_data,
             )
         )
+
+    def fail_expired_runs(self, batch: int = 500) -> int:
+        """Marks RUNNING runs whose lease ran out FAILED, with the reason tag; returns how
+        many. One transaction per `batch` runs, so a backlog never holds the writer long."""
+        failed = 0
+        while True:
+            found = 0
+
+            def job(conn: Connection, now: int) -> str:
+                nonlocal found
+                found, done = run_ops.fail_expired(conn, now, batch)
+                return str(done)
+
+            failed += int(self._write("SweepRunLeases", "", job))
+            if found < batch:
+                return failed
 
     def sweep(self, request_window_ms: int, writer_ttl_ms: int) -> int:
         """Forgets expired request ids and idle stream writers."""

@@ -35,7 +35,7 @@ _STOP = object()
 
 @dataclass
 class WriterStats:
-    """Counters of the commits so far; tests read them, and /metrics (issue 10) will."""
+    """Counters of the commits so far, for tests; /metrics observes `on_commit`."""
 
     commits: int = 0
     jobs: int = 0
@@ -53,6 +53,9 @@ class GroupCommitWriter:
         self._closed = False
         self._lock = threading.Lock()
         self.stats = WriterStats()
+        # Told (group size, seconds) after each commit, before its writers are answered.
+        # Once per commit, never per job: this thread is the ingest path's bottleneck.
+        self.on_commit: Callable[[int, float], None] | None = None
         self._thread = threading.Thread(target=self._run, name="trackway-writer", daemon=True)
         self._thread.start()
 
@@ -121,10 +124,16 @@ class GroupCommitWriter:
                 conn.close()
                 return self._connect()
             return conn
+        elapsed = time.perf_counter() - started
         self.stats.commits += 1
         self.stats.jobs += len(group)
-        self.stats.commit_seconds += time.perf_counter() - started
+        self.stats.commit_seconds += elapsed
         self.stats.largest_group = max(self.stats.largest_group, len(group))
+        if self.on_commit is not None:
+            try:
+                self.on_commit(len(group), elapsed)
+            except Exception:
+                log.exception("the commit observer failed")  # the writes did not
         for (ok, value), (_, future) in zip(outcomes, group, strict=True):
             if ok:
                 future.set_result(value)

@@ -30,6 +30,8 @@ from trackway.tracking.entities import (
 )
 
 VIEWS = ("active", "deleted", "all")
+# The longest lease a run may hold (CreateRunRequest.lease_seconds): one day.
+MAX_LEASE_SECONDS = 86_400
 
 
 class TrackingService:
@@ -133,6 +135,7 @@ class TrackingService:
         user_id: str = "",
         parent_run_id: str = "",
         request_id: str = "",
+        lease_seconds: int = 0,
     ) -> Run:
         eid = check.experiment_id("experiment_id", experiment_id)
         tag_map = dict(tags)
@@ -143,6 +146,7 @@ class TrackingService:
         check.text("user_id", user_id, limits.MAX_USER_ID_LENGTH)
         if parent_run_id:
             check.run_id("parent_run_id", parent_run_id)
+        _check_lease("lease_seconds", lease_seconds)
         check.request_id(request_id)
         return self.store.create_run(
             run_id=uuid.uuid4().hex,
@@ -153,6 +157,7 @@ class TrackingService:
             tags=tags,
             parent_run_id=parent_run_id,
             request_id=request_id,
+            lease_seconds=lease_seconds,
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -179,6 +184,13 @@ class TrackingService:
         return self.store.update_run(
             run_id, status=status, end_time=end_time, run_name=run_name, request_id=request_id
         )
+
+    def heartbeat_run(self, run_id: str, lease_seconds: int = 0) -> int:
+        """Renews a RUNNING run's lease (with a new length when `lease_seconds` is set);
+        returns when it now runs out, in epoch ms."""
+        check.run_id("run_id", run_id)
+        _check_lease("lease_seconds", lease_seconds)
+        return self.store.heartbeat_run(run_id, lease_seconds)
 
     def delete_run(self, run_id: str, request_id: str = "") -> None:
         check.run_id("run_id", run_id)
@@ -341,6 +353,12 @@ class TrackingService:
             page_token=page_token,
             with_data=with_data,
         )
+
+
+def _check_lease(path: str, seconds: int) -> None:
+    """0 is no lease (or, on a heartbeat, the run's current length)."""
+    if not 0 <= seconds <= MAX_LEASE_SECONDS:
+        raise invalid(path, f"must be 0 (no lease) or 1 to {MAX_LEASE_SECONDS:,} seconds")
 
 
 def _check_dataset_input(path: str, item: DatasetInput) -> None:

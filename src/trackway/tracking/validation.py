@@ -7,6 +7,7 @@ apply the same rules.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence, Sized
 
 from trackway.errors import invalid
@@ -48,7 +49,8 @@ def inside_root(field_path: str, uri: str, root: str) -> None:
     """An artifact location must lie below the server's artifact root: a location
     elsewhere would let a client read or write any path the server can reach."""
     below = uri.rstrip("/")[len(root) + 1 :] if uri.startswith(root + "/") else ""
-    segments = below.split("/")
+    # Also as NFKC folds it: fullwidth dots (U+FF0E) must not become `..` in another layer.
+    segments = below.split("/") + unicodedata.normalize("NFKC", below).split("/")
     if not below or any(s in ("", ".", "..") or "\\" in s or "%" in s for s in segments):
         raise invalid(
             field_path,

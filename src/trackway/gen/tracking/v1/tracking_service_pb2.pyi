@@ -171,7 +171,7 @@ class SearchExperimentsResponse(_message.Message):
     def __init__(self, experiments: _Optional[_Iterable[_Union[_experiment_pb2.Experiment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateRunRequest(_message.Message):
-    __slots__ = ("experiment_id", "run_name", "start_time", "tags", "user_id", "parent_run_id", "request_id")
+    __slots__ = ("experiment_id", "run_name", "start_time", "tags", "user_id", "parent_run_id", "request_id", "lease_seconds")
     EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
     RUN_NAME_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +179,7 @@ class CreateRunRequest(_message.Message):
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     PARENT_RUN_ID_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     experiment_id: str
     run_name: str
     start_time: int
@@ -186,7 +187,8 @@ class CreateRunRequest(_message.Message):
     user_id: str
     parent_run_id: str
     request_id: str
-    def __init__(self, experiment_id: _Optional[str] = ..., run_name: _Optional[str] = ..., start_time: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[_run_pb2.RunTag, _Mapping]]] = ..., user_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    lease_seconds: int
+    def __init__(self, experiment_id: _Optional[str] = ..., run_name: _Optional[str] = ..., start_time: _Optional[int] = ..., tags: _Optional[_Iterable[_Union[_run_pb2.RunTag, _Mapping]]] = ..., user_id: _Optional[str] = ..., parent_run_id: _Optional[str] = ..., request_id: _Optional[str] = ..., lease_seconds: _Optional[int] = ...) -> None: ...
 
 class CreateRunResponse(_message.Message):
     __slots__ = ("run",)
@@ -227,6 +229,20 @@ class UpdateRunResponse(_message.Message):
     RUN_INFO_FIELD_NUMBER: _ClassVar[int]
     run_info: _run_pb2.RunInfo
     def __init__(self, run_info: _Optional[_Union[_run_pb2.RunInfo, _Mapping]] = ...) -> None: ...
+
+class HeartbeatRunRequest(_message.Message):
+    __slots__ = ("run_id", "lease_seconds")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    LEASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    lease_seconds: int
+    def __init__(self, run_id: _Optional[str] = ..., lease_seconds: _Optional[int] = ...) -> None: ...
+
+class HeartbeatRunResponse(_message.Message):
+    __slots__ = ("lease_expire_time",)
+    LEASE_EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    lease_expire_time: int
+    def __init__(self, lease_expire_time: _Optional[int] = ...) -> None: ...
 
 class DeleteRunRequest(_message.Message):
     __slots__ = ("run_id", "request_id")

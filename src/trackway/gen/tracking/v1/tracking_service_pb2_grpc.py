@@ -120,6 +120,11 @@ class TrackingServiceStub:
                 request_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.UpdateRunRequest.SerializeToString,
                 response_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.UpdateRunResponse.FromString,
                 _registered_method=True)
+        self.HeartbeatRun = channel.unary_unary(
+                '/trackway.tracking.v1.TrackingService/HeartbeatRun',
+                request_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.HeartbeatRunRequest.SerializeToString,
+                response_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.HeartbeatRunResponse.FromString,
+                _registered_method=True)
         self.DeleteRun = channel.unary_unary(
                 '/trackway.tracking.v1.TrackingService/DeleteRun',
                 request_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.DeleteRunRequest.SerializeToString,
@@ -302,6 +307,21 @@ class TrackingServiceServicer:
     def UpdateRun(self, request, context):
         """Updates a run's status, end time or name. Returns NOT_FOUND, and
         FAILED_PRECONDITION when the run is deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def HeartbeatRun(self, request, context):
+        """Tells the server that the run's writer is alive: renews the run's lease (see
+        CreateRunRequest.lease_seconds) from now. Clients call it well within the
+        lease, for example every third of it; writes to the run renew it too. It
+        takes no `request_id`: renewing twice is harmless, and a retry must renew
+        from its own time, not answer with the first attempt's. Returns NOT_FOUND,
+        and FAILED_PRECONDITION when the run is deleted, when it has no lease and
+        the request sets none, or when it is no longer RUNNING, for example because
+        its lease ran out and the sweeper marked it FAILED (UpdateRun back to
+        RUNNING resumes such a run, with a fresh lease).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -493,6 +513,11 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.UpdateRun,
                     request_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.UpdateRunRequest.FromString,
                     response_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.UpdateRunResponse.SerializeToString,
+            ),
+            'HeartbeatRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.HeartbeatRun,
+                    request_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.HeartbeatRunRequest.FromString,
+                    response_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.HeartbeatRunResponse.SerializeToString,
             ),
             'DeleteRun': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteRun,
@@ -926,6 +951,33 @@ class TrackingService:
             '/trackway.tracking.v1.TrackingService/UpdateRun',
             trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.UpdateRunRequest.SerializeToString,
             trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.UpdateRunResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def HeartbeatRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trackway.tracking.v1.TrackingService/HeartbeatRun',
+            trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.HeartbeatRunRequest.SerializeToString,
+            trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.HeartbeatRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

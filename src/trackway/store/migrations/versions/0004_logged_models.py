@@ -103,8 +103,6 @@ def downgrade() -> None:
     op.drop_table("logged_model_metrics")
     op.drop_table("logged_model_params")
     op.drop_table("logged_model_tags")
-    with op.batch_alter_table("logged_models", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_logged_models_source_run_id"))
-        batch_op.drop_index(batch_op.f("ix_logged_models_name"))
-        batch_op.drop_index(batch_op.f("ix_logged_models_experiment_id_creation_timestamp"))
+    # The table's indexes go with it. Dropping them first fails on MySQL, whose foreign
+    # key on experiment_id uses the (experiment_id, creation_timestamp) index.
     op.drop_table("logged_models")

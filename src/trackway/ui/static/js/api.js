@@ -1,7 +1,10 @@
 // The server, as the UI sees it: MLflow's REST API 2.0 below /api/2.0/mlflow/ and its
 // artifact proxy below /api/2.0/mlflow-artifacts/. Errors come back as ApiError with
 // the server's error_code and message, which views show as they are (a bad filter's
-// message names the token and its position).
+// message names the token and its position). With a server that asks for a token, every
+// request carries the one given in the token box (token.js); a 401 opens that box.
+
+import { ask, authorize } from "./token.js";
 
 const BASE = "/api/2.0/mlflow/";
 const ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts/";
@@ -32,7 +35,7 @@ async function request(method, path, { query, body, signal } = {}) {
     }
     url += "?" + params.toString();
   }
-  const init = { method, signal, headers: {} };
+  const init = { method, signal, headers: authorize({}) };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["content-type"] = "application/json";
@@ -54,6 +57,7 @@ async function request(method, path, { query, body, signal } = {}) {
     }
   }
   if (!response.ok) {
+    if (response.status === 401) ask(data.message || "The server asks for an API token.");
     throw new ApiError(response.status, data.error_code || "ERROR", data.message || response.statusText);
   }
   return data;

@@ -5,6 +5,7 @@
 import * as api from "../api.js";
 import { h, replace } from "../dom.js";
 import * as fmt from "../format.js";
+import { token } from "../token.js";
 
 const PREVIEW_MAX_BYTES = 5 << 20;
 const CSV_MAX_ROWS = 1000;
@@ -91,7 +92,7 @@ export function artifactBrowser(run, ctx) {
       { class: "head" },
       h("strong", { class: "mono", text: file.path }),
       h("span", { class: "muted", text: fmt.bytes(file.file_size) }),
-      url ? h("a", { class: "button", href: url, download: name, text: "Download" }) : h("span", { class: "muted", text: "(stored outside the server's artifact proxy)" }),
+      url ? downloadLink(url, name) : h("span", { class: "muted", text: "(stored outside the server's artifact proxy)" }),
     );
     replace(preview, head, h("p", { class: "muted", text: "Loading…" }));
     preview.dataset.state = "loading";
@@ -110,7 +111,16 @@ export function artifactBrowser(run, ctx) {
 
   async function body(file, url) {
     if (IMAGE.test(file.path)) {
-      return h("img", { src: url, alt: file.path, loading: "lazy" });
+      if (!token()) return h("img", { src: url, alt: file.path, loading: "lazy" });
+      // An <img> request carries no Authorization header: fetch the bytes (the wrapped
+      // fetch adds the token) and show them from a blob URL.
+      const response = await fetch(url, { signal: ctx.signal });
+      if (!response.ok) throw new Error(`${response.status} ${response.statusText}`);
+      const src = URL.createObjectURL(await response.blob());
+      const img = h("img", { alt: file.path });
+      img.src = src; // our own blob: URL, which h() would refuse as it refuses any scheme
+      img.addEventListener("load", () => URL.revokeObjectURL(src), { once: true });
+      return img;
     }
     if (Number(file.file_size || 0) > PREVIEW_MAX_BYTES) {
       return h("p", { class: "muted", text: `Too large to preview (${fmt.bytes(file.file_size)}); download it instead.` });
@@ -218,4 +228,27 @@ function csvTable(text, separator) {
     ),
     rest.length > CSV_MAX_ROWS ? h("p", { class: "muted", text: `First ${CSV_MAX_ROWS} rows shown.` }) : null,
   );
+}
+
+// A plain link streams the file to disk; with a token set, a link cannot send it, so the
+// click fetches the file (the wrapped fetch adds the token) and saves it from a blob URL.
+function downloadLink(url, name) {
+  const link = h("a", { class: "button", href: url, download: name, text: "Download" });
+  link.addEventListener("click", async (event) => {
+    if (!token()) return;
+    event.preventDefault();
+    const response = await fetch(url);
+    if (!response.ok) {
+      link.textContent = `Download failed: ${response.status}`;
+      return;
+    }
+    const blobUrl = URL.createObjectURL(await response.blob());
+    const save = h("a", { download: name });
+    save.href = blobUrl; // our own blob: URL (see the image preview above)
+    document.body.append(save);
+    save.click();
+    save.remove();
+    setTimeout(() => URL.revokeObjectURL(blobUrl), 10_000);
+  });
+  return link;
 }
