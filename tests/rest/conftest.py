@@ -18,7 +18,12 @@ import grpc
 import pytest
 import requests
 
-from tests.conftest import _drop_postgres_database, _fresh_postgres_database
+from tests.conftest import (
+    _drop_mysql_database,
+    _drop_postgres_database,
+    _fresh_mysql_database,
+    _fresh_postgres_database,
+)
 from trackway.config import ServerConfig
 from trackway.gen.registry.v1.model_registry_service_pb2_grpc import ModelRegistryServiceStub
 from trackway.gen.tracking.v1.tracking_service_pb2_grpc import TrackingServiceStub
@@ -60,7 +65,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql", "mysql"])
 def gateway(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gateway]:
@@ -68,6 +73,8 @@ def gateway(
     dropped = ""
     if request.param == "sqlite":
         url = f"sqlite:///{folder / 'trackway.db'}"
+    elif request.param == "mysql":
+        url, dropped = _fresh_mysql_database()
     else:
         url, dropped = _fresh_postgres_database()
     root = (folder / "artifacts").as_uri()
@@ -95,7 +102,8 @@ def gateway(
     channel.close()
     running.stop(grace=1.0)
     if dropped:
-        _drop_postgres_database(dropped)
+        drop = _drop_mysql_database if request.param == "mysql" else _drop_postgres_database
+        drop(dropped)
 
 
 @pytest.fixture(scope="session")

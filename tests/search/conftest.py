@@ -1,4 +1,5 @@
-"""Database fixtures for the search tests: SQLite always, PostgreSQL when configured.
+"""Database fixtures for the search tests: SQLite always, PostgreSQL and MariaDB when
+configured (TRACKWAY_TEST_MYSQL_URL, as for PostgreSQL below).
 
 Set TRACKWAY_TEST_POSTGRES_URL to a SQLAlchemy URL of a server where the user may create
 databases (e.g. `postgresql+psycopg://postgres@127.0.0.1:54329/postgres`); each test
@@ -16,6 +17,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests.conftest import _drop_mysql_database, _fresh_mysql_database
+from trackway.store import engine as store_engine
+from trackway.store import migrate
 from trackway.store.schema import metadata
 
 POSTGRES_URL_ENV = "TRACKWAY_TEST_POSTGRES_URL"
@@ -46,13 +50,29 @@ def _postgres(url: str) -> Iterator[sa.Engine]:
         admin.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def _mysql() -> Iterator[sa.Engine]:
+    url, name = _fresh_mysql_database()
+    # The store's own engine and migrations: they set the binary collation and strict
+    # mode that keep MySQL's comparisons the same as the other backends'.
+    engine = store_engine.create(url)
+    try:
+        migrate.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        _drop_mysql_database(name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql", "mysql"])
 def search_engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[sa.Engine]:
     """An empty database with the Trackway schema, private to the test module."""
     if request.param == "sqlite":
         yield from _sqlite(tmp_path_factory.mktemp("search"))
+        return
+    if request.param == "mysql":
+        yield from _mysql()
         return
     url = os.environ.get(POSTGRES_URL_ENV)
     if not url:
