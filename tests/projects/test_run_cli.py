@@ -150,6 +150,13 @@ def test_scripts_run_without_an_mlproject(
     assert "prep got: --x $(id)" in failed.out
 
 
+def _as_in_a_terminal() -> None:
+    """Ctrl-C reaches a command started from a terminal. A command started in the
+    background of a non-interactive shell (as CI may start the tests) inherits SIGINT
+    ignored, and `trackway run` rightly leaves an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_kills_the_process_group_and_ends_killed(
     uri: str, api: TrackwayClient, tmp_path: Path, clean_env: None
 ) -> None:
@@ -160,6 +167,7 @@ def test_ctrl_c_kills_the_process_group_and_ends_killed(
         stderr=subprocess.PIPE,
         env=child_env(uri),
         text=True,
+        preexec_fn=_as_in_a_terminal,
     )
     try:
         assert launcher.stdout is not None
