@@ -14,7 +14,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -28,7 +27,6 @@ PACKAGE = ROOT / "clients" / "r"
 GEN_R = ROOT / "tools" / "gen_r.py"
 R_PACKAGES = ("httr2", "jsonlite", "testthat")
 _TESTTHAT = re.compile(r"\[ FAIL (\d+) \| WARN (\d+) \| SKIP (\d+) \| PASS (\d+) \]")
-_HTTP_LOG = re.compile(r"MLflow REST on \S+:(\d+)")
 
 
 def _r_or_skip() -> str:
@@ -51,21 +49,6 @@ def _r_or_skip() -> str:
     return r
 
 
-def _http_port(server: ServerProcess, timeout: float = 10.0) -> int:
-    """The server's HTTP port: ServerProcess's when it reports one, else the port that
-    the server's start-up log line names (it is written just after SERVING)."""
-    port = getattr(server, "http_port", None)
-    if isinstance(port, int) and port > 0:
-        return port
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = _HTTP_LOG.search(server.log_path.read_text(errors="replace"))
-        if found:
-            return int(found.group(1))
-        time.sleep(0.05)
-    raise AssertionError(f"no HTTP port in {server.log_path}")
-
-
 @pytest.fixture
 def http_uri(tmp_path: Path) -> Iterator[str]:
     server = ServerProcess(
@@ -74,7 +57,7 @@ def http_uri(tmp_path: Path) -> Iterator[str]:
         tmp_path / "server.log",
     )
     try:
-        yield f"http://127.0.0.1:{_http_port(server)}"
+        yield server.http_url
     finally:
         server.close()
 
