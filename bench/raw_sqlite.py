@@ -21,12 +21,15 @@ from trackway.store.schema import metadata
 
 INSERT = "INSERT INTO metrics (series_id, step, timestamp, value) VALUES (?, ?, ?, ?)"
 # As in trackway.store.engine._configure_sqlite (synchronous at the server's default).
+# The server's writer leaves WAL checkpoints to another thread (store/wal_checkpoint.py),
+# so its commits never checkpoint; neither do these.
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=30000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA cache_size=-65536",
+    "PRAGMA wal_autocheckpoint=0",
 )
 
 

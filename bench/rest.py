@@ -27,6 +27,9 @@ Workloads (one record each, all under the bench entry `rest_vs_mlflow`):
 - rest_artifact_transfer: PUT (chunked, from a generator of 1 MiB pieces) and GET (read
   1 MiB at a time) of a 200 MiB blob through mlflow-artifacts/artifacts/...; MB/s each
   way from the median repeat; the ratio is the smaller of the two directions' ratios.
+  The record also gives the upload rate the target needs and
+  trackway_disk_write_fsync_mb_s: plain writes plus an fsync of the same size on the same
+  disk, the ceiling of a durable upload (Trackway fsyncs before it answers; MLflow does not).
 - rest_memory: RSS of each server's whole process tree (MLflow: the CLI, uvicorn and its
   workers, and the job runner with its huey consumers): idle (once the tree stops growing
   after start-up) and peak (sampled every 0.1 s during all the workloads above; each
@@ -912,7 +915,29 @@ def _artifact_ratios(tw: dict[str, Any], ml: dict[str, Any]) -> dict[str, Any]:
     return {
         "ratio_upload": round(tw["upload_mb_s"] / ml["upload_mb_s"], 2),
         "ratio_download": round(tw["download_mb_s"] / ml["download_mb_s"], 2),
+        "upload_needed_mb_s": round(ARTIFACT_TARGET * ml["upload_mb_s"], 1),
     }
+
+
+def _disk_ceiling(folder: Path, size: int, repeats: int) -> float:
+    """MB/s of writing `size` bytes to a new file in `folder` and fsyncing it: the limit
+    of any durable upload on this disk, before HTTP and hashing. MLflow's server does
+    not fsync; Trackway acknowledges an upload only once it is on disk."""
+    block = os.urandom(MIB)
+    seconds = []
+    for i in range(repeats):
+        path = folder / f"disk-ceiling-{i}.bin"
+        started = time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for _ in range(size // MIB):
+                os.write(fd, block)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        seconds.append(time.perf_counter() - started)
+        path.unlink()
+    return round(size / 1e6 / median(seconds), 1)
 
 
 def rest_vs_mlflow(ctx: Context) -> list[Record]:
@@ -935,4 +960,7 @@ def rest_vs_mlflow(ctx: Context) -> list[Record]:
         )
     finally:
         trackway.stop()
+    if "upload_mb_s" in tw.get("artifacts", {}):
+        ceiling = _disk_ceiling(root / "trackway", ARTIFACT_MIB * MIB, ctx.reps(3))
+        tw["artifacts"]["disk_write_fsync_mb_s"] = ceiling
     return _records(tw, ml)

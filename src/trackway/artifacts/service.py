@@ -104,22 +104,25 @@ class ArtifactService:
         size: int = 0,
         expected_sha256: str = "",
         content_type: str = "",
+        digest: bool = True,
     ) -> Stored:
-        """Stores a whole file from a stream; nothing is visible unless all of it arrived."""
+        """Stores a whole file from a stream; nothing is visible unless all of it arrived.
+        With `digest=False` and no expected digest, the bytes are not hashed and the
+        result's sha256 is empty."""
         prefix, _ = self._prefix(scope, write=True)
         path = paths.clean("path", path)
         _check_sha256(expected_sha256)
         if size < 0:
             raise invalid("size", "must not be negative")
-        staged = spool.new_spool(self._staging)
+        staged = spool.new_spool(self._staging, hashed=digest or bool(expected_sha256))
         try:
             staged.write_all(_tallied(chunks, self.count_uploaded), limit=size or None)
             staged.close(sync=False)  # the put makes it durable
-            digest = spool.verify(staged, size, expected_sha256)
+            sha256 = spool.verify(staged, size, expected_sha256)
             self._put(staged.path, paths.join(prefix, path), path, content_type)
         finally:
             staged.discard()
-        return Stored(FileInfo(path, False, staged.size), digest, staged.size)
+        return Stored(FileInfo(path, False, staged.size), sha256, staged.size)
 
     def create_session(self, scope: Scope, path: str, size: int, expected_sha256: str) -> str:
         prefix, _ = self._prefix(scope, write=True)

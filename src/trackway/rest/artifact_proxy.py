@@ -202,6 +202,7 @@ class ArtifactProxy:
                 _request_body(receive),
                 size=_content_length(headers),
                 content_type=content_type,
+                digest=False,  # MLflow's PUT answers no digest, so none is computed
             )
 
         await self._offload(store)

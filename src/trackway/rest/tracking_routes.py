@@ -17,7 +17,7 @@ from trackway.errors import invalid
 from trackway.rest import convert, jsonio
 from trackway.rest.fields import Fields, pairs
 from trackway.rest.uris import ArtifactUris
-from trackway.tracking.entities import Dataset, DatasetInput
+from trackway.tracking.entities import Dataset, DatasetInput, MetricColumns
 from trackway.tracking.logged_model_entities import ModelMetric
 from trackway.tracking.logged_models import LoggedModelService
 from trackway.tracking.service import TrackingService
@@ -210,19 +210,11 @@ class TrackingRoutes:
 
     def log_batch(self, f: Fields) -> dict[str, Any]:
         run_id = f.run_id()
-        points: list[tuple[str, float, int, int]] = []
-        by_model: dict[str, list[ModelMetric]] = {}
-        for i, m in enumerate(f.objects("metrics")):
-            point = _point(i, m)
-            model_id = m.get("model_id")
-            if model_id:
-                by_model.setdefault(str(model_id), []).append(_model_metric(point, m))
-            else:
-                points.append(point)
+        columns, by_model = _metric_columns(f.objects("metrics"))
         params = pairs(f.objects("params"), "params")
         tags = pairs(f.objects("tags"), "tags")
-        if points or params or tags or not by_model:
-            self._t.log_batch(run_id, points, params, tags)
+        if columns or params or tags or not by_model:
+            self._t.log_batch_columns(run_id, columns, params, tags)
         for model_id, model_points in by_model.items():
             self._models.log_logged_model_metrics(model_id, run_id, model_points)
         return {}
@@ -318,6 +310,46 @@ class TrackingRoutes:
         if token:
             out["next_page_token"] = token
         return out
+
+
+def _metric_columns(
+    items: list[dict[str, Any]],
+) -> tuple[list[MetricColumns], dict[str, list[ModelMetric]]]:
+    """A log-batch's metrics in one pass: the run's points grouped into columns by key, in
+    request order, and the points that name a logged model, by model. This loop runs once
+    per point of the ingest path, so the common shape (a str key, a float value, int
+    timestamp and step, no model) is tested inline and anything else takes `_point`."""
+    grouped: dict[str, MetricColumns] = {}
+    by_model: dict[str, list[ModelMetric]] = {}
+    for i, m in enumerate(items):
+        try:
+            key = m["key"]
+            value = m["value"]
+            timestamp = m["timestamp"]
+            step = m["step"]
+        except KeyError:
+            # A field left out takes its default, or fails, in `_point`.
+            key = value = timestamp = step = None
+        if (
+            type(value) is not float
+            or type(timestamp) is not int
+            or type(step) is not int
+            or type(key) is not str
+            or len(m) != 4  # a model_id, or fields MLflow ignores
+        ):
+            key, value, timestamp, step = _point(i, m)
+            model_id = m.get("model_id")
+            if model_id:
+                point = (key, value, timestamp, step)
+                by_model.setdefault(str(model_id), []).append(_model_metric(point, m))
+                continue
+        col = grouped.get(key)
+        if col is None:
+            col = grouped[key] = MetricColumns(key, [], [], [])
+        col.steps.append(step)  # type: ignore[attr-defined]
+        col.timestamps.append(timestamp)  # type: ignore[attr-defined]
+        col.values.append(value)  # type: ignore[attr-defined]
+    return list(grouped.values()), by_model
 
 
 def _point(i: int, m: dict[str, Any]) -> tuple[str, float, int, int]:

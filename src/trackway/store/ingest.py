@@ -78,7 +78,7 @@ def write_metrics(conn: Connection, run_id: str, columns: Sequence[MetricColumns
     moved: list[tuple[int, int, float | None, int]] = []
     series: list[tuple[int, MetricColumns]] = []
     for key, cols in by_key.items():
-        newest = max(max(zip(c.steps, c.timestamps, c.values, strict=True)) for c in cols)
+        newest = max(_newest(c) for c in cols)
         found = stored.get(key)
         if found is None:
             series_id = _new_series(conn, run_id, key, newest)
@@ -118,6 +118,19 @@ def _group_keys(columns: Sequence[MetricColumns]) -> dict[str, list[MetricColumn
         else:
             cols.append(col)
     return by_key
+
+
+def _newest(col: MetricColumns) -> tuple[int, int, float]:
+    """The column's greatest (step, timestamp, value). A batch's highest step is nearly
+    always held by one point, which C-level max, count and index find without building
+    a tuple per point."""
+    steps = col.steps
+    if isinstance(steps, list):
+        top = max(steps)
+        if steps.count(top) == 1:
+            i = steps.index(top)
+            return (top, col.timestamps[i], col.values[i])
+    return max(zip(steps, col.timestamps, col.values, strict=True))
 
 
 def _new_series(conn: Connection, run_id: str, key: str, newest: tuple[int, int, float]) -> int:

@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError
 
 from trackway.errors import Unavailable
 from trackway.store.engine import IMMEDIATE
+from trackway.store.wal_checkpoint import WalCheckpointer
 
 T = TypeVar("T")
 Job = Callable[[Connection], Any]
@@ -56,6 +57,7 @@ class GroupCommitWriter:
         # Told (group size, seconds) after each commit, before its writers are answered.
         # Once per commit, never per job: this thread is the ingest path's bottleneck.
         self.on_commit: Callable[[int, float], None] | None = None
+        self._wal = WalCheckpointer.for_engine(engine)
         self._thread = threading.Thread(target=self._run, name="trackway-writer", daemon=True)
         self._thread.start()
 
@@ -79,6 +81,8 @@ class GroupCommitWriter:
             self._closed = True
             self._queue.put(_STOP)
         self._thread.join(timeout)
+        if self._wal is not None:
+            self._wal.close()
 
     def _run(self) -> None:
         conn = self._connect()
@@ -101,7 +105,10 @@ class GroupCommitWriter:
         conn.close()
 
     def _connect(self) -> Connection:
-        return self._engine.connect().execution_options(**{IMMEDIATE: True})
+        conn = self._engine.connect().execution_options(**{IMMEDIATE: True})
+        if self._wal is not None:
+            self._wal.adopt(conn.connection.dbapi_connection)
+        return conn
 
     def _commit_group(self, conn: Connection, group: list[tuple[Job, Future[Any]]]) -> Connection:
         started = time.perf_counter()
@@ -139,6 +146,8 @@ class GroupCommitWriter:
                 future.set_result(value)
             else:
                 future.set_exception(value)
+        if self._wal is not None:
+            self._wal.committed(conn.connection.dbapi_connection)
         return conn
 
     @staticmethod

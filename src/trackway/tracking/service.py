@@ -258,6 +258,24 @@ class TrackingService:
         writes = RunWrites(run_id, columns, list(params), list(tags))
         self.store.log("LogBatch", writes, request_id)
 
+    def log_batch_columns(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricColumns],
+        params: Sequence[tuple[str, str]] = (),
+        tags: Sequence[tuple[str, str]] = (),
+        request_id: str = "",
+    ) -> None:
+        """`log_batch` for a caller that has already grouped its points into columns by key
+        (the REST gateway reads MLflow's JSON straight into them), under the same limits."""
+        check.run_id("run_id", run_id)
+        check.metric_columns("metrics", metrics, limits.MAX_BATCH_METRICS)
+        check.params("params", params, limits.MAX_BATCH_PARAMS)
+        check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
+        check.request_id(request_id)
+        writes = RunWrites(run_id, list(metrics), list(params), list(tags))
+        self.store.log("LogBatch", writes, request_id)
+
     def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput], request_id: str = "") -> None:
         check.run_id("run_id", run_id)
         check.count("datasets", inputs, limits.MAX_INPUT_DATASETS)
