@@ -56,6 +56,16 @@ def test_health_is_serving_per_service_and_not_serving_on_shutdown(
     assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
 
 
+def test_health_lists_every_service(server: RunningServer, channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    statuses = health.List(health_pb2.HealthListRequest()).statuses
+    assert {"", TRACKING, HEALTH} <= set(statuses)
+    assert {s.status for s in statuses.values()} == {health_pb2.HealthCheckResponse.SERVING}
+    server.health.enter_graceful_shutdown()
+    statuses = health.List(health_pb2.HealthListRequest()).statuses
+    assert statuses[TRACKING].status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
 def test_oversized_message_is_refused_and_server_stays_healthy(
     stub: pb_grpc.TrackingServiceStub, channel: grpc.Channel
 ) -> None:

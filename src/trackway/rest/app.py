@@ -51,9 +51,11 @@ class Gateway:
         max_body_bytes: int = 64 << 20,
         grpc_target: str = "",
         grpc_services: Sequence[str] = (),
+        models: LoggedModelService | None = None,
     ) -> None:
         uris = ArtifactUris(artifacts.root_uri)
-        models = LoggedModelService(SqlLoggedModelStore.from_tracking(tracking.store))
+        if models is None:  # the server passes the one its gRPC servicer uses
+            models = LoggedModelService(SqlLoggedModelStore.from_tracking(tracking.store))
         self._logged = LoggedModelRoutes(models, uris)
         self._routes: dict[tuple[str, str], Handler] = {}
         self._add(TrackingRoutes(tracking, artifacts, models, uris).routes())
@@ -204,6 +206,7 @@ def create_app(
     max_body_bytes: int = 64 << 20,
     grpc_target: str = "",
     grpc_services: Sequence[str] = (),
+    models: LoggedModelService | None = None,
 ) -> Gateway:
     """The ASGI app of MLflow's REST API over the given services, and of the native API
     over HTTP/JSON below /v1/ when `grpc_target` names the server's gRPC address (for
@@ -216,4 +219,5 @@ def create_app(
         max_body_bytes=max_body_bytes,
         grpc_target=grpc_target,
         grpc_services=grpc_services,
+        models=models,
     )

@@ -318,7 +318,8 @@ def _metric_columns(
     """A log-batch's metrics in one pass: the run's points grouped into columns by key, in
     request order, and the points that name a logged model, by model. This loop runs once
     per point of the ingest path, so the common shape (a str key, a float value, int
-    timestamp and step, no model) is tested inline and anything else takes `_point`."""
+    timestamp and step, no model; MLflow 3's client adds the run_id, which is ignored as
+    the run is the request's) is tested inline and anything else takes `_point`."""
     grouped: dict[str, MetricColumns] = {}
     by_model: dict[str, list[ModelMetric]] = {}
     for i, m in enumerate(items):
@@ -335,7 +336,7 @@ def _metric_columns(
             or type(timestamp) is not int
             or type(step) is not int
             or type(key) is not str
-            or len(m) != 4  # a model_id, or fields MLflow ignores
+            or "model_id" in m
         ):
             key, value, timestamp, step = _point(i, m)
             model_id = m.get("model_id")

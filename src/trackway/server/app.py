@@ -30,6 +30,7 @@ from trackway.server import (
     tracking_servicer,
 )
 from trackway.server.errors import ErrorInterceptor
+from trackway.server.health import Health
 from trackway.store.logged_model_store import SqlLoggedModelStore
 from trackway.store.registry_store import SqlRegistryStore
 from trackway.store.tracking_store import SqlTrackingStore
@@ -147,7 +148,7 @@ def create_server(config: ServerConfig) -> RunningServer:
     registry_name = registry_servicer.register(server, registry)
     logged_models_name = logged_model_servicer.register(server, logged_models)
     admin_name = security.register(server)
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = Health()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [tracking_name, artifacts_name, registry_name, logged_models_name, admin_name]
     names += [health.SERVICE_NAME]
@@ -175,6 +176,7 @@ def create_server(config: ServerConfig) -> RunningServer:
                                 grpc_target=security.internal_target(server)
                                 or _loopback(config.host, port),
                                 grpc_services=names,
+                                models=logged_models,
                             ),
                             names,
                         ),
