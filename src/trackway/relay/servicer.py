@@ -8,26 +8,21 @@ only), so they look as they would from central. Every other method goes to the p
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
 import grpc
 
-from trackway.errors import TrackwayError, invalid
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
 from trackway.relay import writes
 from trackway.relay.spool import Entry, Spool
+from trackway.server import log_stream
 from trackway.server.errors import ErrorInterceptor
 from trackway.tracking import limits
 from trackway.tracking import validation as check
 
 SERVICE = "trackway.tracking.v1.TrackingService"
-# Batches of one stream that may wait for the spool's commit before the relay stops
-# reading from it; gRPC flow control then pushes back on the client.
-STREAM_WINDOW = 32
 
 
 class RelayWrites:
@@ -66,55 +61,16 @@ class RelayWrites:
     ) -> Iterator[pb.LogStreamResponse]:
         """Central's LogStream contract, with the spool as the store: the writer's last
         spooled seq on open, an ack per batch once spooled, resends acked again."""
-        first = next(request_iterator, None)
-        if first is None:
-            return
-        if first.WhichOneof("kind") != "open":
-            raise invalid("open", "the first message of a LogStream must be `open`")
-        writer_id = first.open.writer_id
-        check.text("open.writer_id", writer_id, limits.MAX_WRITER_ID_LENGTH, required=True)
-        last = self._spool.last_seq(writer_id)
-        yield pb.LogStreamResponse(opened=pb.LogStreamOpened(last_committed_seq=last))
-        pending: queue.Queue[tuple[int, Future[bool]] | BaseException | None] = queue.Queue(
-            STREAM_WINDOW
+        return log_stream.serve(
+            request_iterator, context, self._open_stream, self._spool_batch, "trackway-relay-stream"
         )
-        reader = threading.Thread(
-            target=self._read_stream,
-            args=(request_iterator, writer_id, pending),
-            name="trackway-relay-stream",
-            daemon=True,
-        )
-        reader.start()
-        while (item := pending.get()) is not None:
-            if isinstance(item, BaseException):
-                if isinstance(item, TrackwayError) or context.is_active():
-                    raise item
-                return
-            seq, future = item
-            try:
-                future.result()
-            except TrackwayError as exc:
-                exc.metadata.setdefault("seq", str(seq))
-                raise
-            yield pb.LogStreamResponse(ack=pb.LogStreamAck(seq=seq))
 
-    def _read_stream(
-        self,
-        requests: Iterator[pb.LogStreamRequest],
-        writer_id: str,
-        pending: queue.Queue[tuple[int, Future[bool]] | BaseException | None],
-    ) -> None:
-        try:
-            for request in requests:
-                if request.WhichOneof("kind") != "batch":
-                    raise invalid("open", "`open` may only be the first message of a LogStream")
-                entry = writes.stream_batch(request.batch)
-                seq = request.batch.seq
-                pending.put((seq, self._spool.append_batch(writer_id, seq, entry)))
-        except BaseException as exc:
-            pending.put(exc)
-        finally:
-            pending.put(None)
+    def _open_stream(self, writer_id: str) -> int:
+        check.text("open.writer_id", writer_id, limits.MAX_WRITER_ID_LENGTH, required=True)
+        return self._spool.last_seq(writer_id)
+
+    def _spool_batch(self, writer_id: str, batch: pb.LogStreamBatch) -> Future[bool]:
+        return self._spool.append_batch(writer_id, batch.seq, writes.stream_batch(batch))
 
 
 class LocalWrites(grpc.GenericRpcHandler):

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
 import grpc
 
-from trackway.errors import TrackwayError, invalid
+from trackway.errors import invalid
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
+from trackway.server import log_stream
 from trackway.server import tracking_convert as convert
 from trackway.tracking.service import TrackingService
-
-# Batches a stream may have in flight before the server stops reading from it; this
-# bounds the memory one writer can hold and pushes back through gRPC flow control.
-STREAM_WINDOW = 32
 
 
 def _mask(request: Any, allowed: tuple[str, ...]) -> set[str] | None:
@@ -185,60 +180,16 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         return pb.LogInputsResponse()
 
     def LogStream(self, request_iterator: Iterator[pb.LogStreamRequest], context: Any) -> Any:
-        first = next(request_iterator, None)
-        if first is None:
-            return
-        if first.WhichOneof("kind") != "open":
-            raise invalid("open", "the first message of a LogStream must be `open`")
-        writer_id = first.open.writer_id
-        last = self._service.open_stream(writer_id)
-        yield pb.LogStreamResponse(opened=pb.LogStreamOpened(last_committed_seq=last))
-        pending: queue.Queue[tuple[int, Future[bool]] | BaseException | None] = queue.Queue(
-            STREAM_WINDOW
+        return log_stream.serve(
+            request_iterator,
+            context,
+            self._service.open_stream,
+            self._submit_stream_batch,
+            "trackway-logstream",
         )
-        reader = threading.Thread(
-            target=self._read_stream,
-            args=(request_iterator, writer_id, pending),
-            name="trackway-logstream",
-            daemon=True,
-        )
-        reader.start()
-        while (item := pending.get()) is not None:
-            if isinstance(item, BaseException):
-                if isinstance(item, TrackwayError) or context.is_active():
-                    raise item
-                return
-            seq, future = item
-            try:
-                future.result()
-            except TrackwayError as exc:
-                exc.metadata.setdefault("seq", str(seq))
-                raise
-            yield pb.LogStreamResponse(ack=pb.LogStreamAck(seq=seq))
 
-    def _read_stream(
-        self,
-        requests: Iterator[pb.LogStreamRequest],
-        writer_id: str,
-        pending: queue.Queue[tuple[int, Future[bool]] | BaseException | None],
-    ) -> None:
-        try:
-            for request in requests:
-                if request.WhichOneof("kind") != "batch":
-                    raise invalid("open", "`open` may only be the first message of a LogStream")
-                batch = request.batch
-                try:
-                    future = self._service.submit_stream_batch(
-                        writer_id, batch.seq, convert.stream_writes(batch)
-                    )
-                except TrackwayError as exc:
-                    exc.metadata["seq"] = str(batch.seq)
-                    raise
-                pending.put((batch.seq, future))
-        except BaseException as exc:
-            pending.put(exc)
-        finally:
-            pending.put(None)
+    def _submit_stream_batch(self, writer_id: str, batch: pb.LogStreamBatch) -> Future[bool]:
+        return self._service.submit_stream_batch(writer_id, batch.seq, convert.stream_writes(batch))
 
     # Reads
 
