@@ -252,11 +252,7 @@ class TrackingService:
         check.run_id("run_id", run_id)
         check.count("metrics", metrics, limits.MAX_BATCH_METRICS)
         columns = check.metric_points("metrics", metrics)
-        check.params("params", params, limits.MAX_BATCH_PARAMS)
-        check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
-        check.request_id(request_id)
-        writes = RunWrites(run_id, columns, list(params), list(tags))
-        self.store.log("LogBatch", writes, request_id)
+        self._log_batch(run_id, columns, params, tags, request_id)
 
     def log_batch_columns(
         self,
@@ -270,10 +266,21 @@ class TrackingService:
         (the REST gateway reads MLflow's JSON straight into them), under the same limits."""
         check.run_id("run_id", run_id)
         check.metric_columns("metrics", metrics, limits.MAX_BATCH_METRICS)
+        self._log_batch(run_id, metrics, params, tags, request_id)
+
+    def _log_batch(
+        self,
+        run_id: str,
+        columns: Sequence[MetricColumns],
+        params: Sequence[tuple[str, str]],
+        tags: Sequence[tuple[str, str]],
+        request_id: str,
+    ) -> None:
+        """Both forms of LogBatch once their metrics are checked columns."""
         check.params("params", params, limits.MAX_BATCH_PARAMS)
         check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
         check.request_id(request_id)
-        writes = RunWrites(run_id, list(metrics), list(params), list(tags))
+        writes = RunWrites(run_id, list(columns), list(params), list(tags))
         self.store.log("LogBatch", writes, request_id)
 
     def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput], request_id: str = "") -> None:
