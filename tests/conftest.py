@@ -8,7 +8,6 @@ gets a fresh database of its own on the server.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tests.support.required import service_url
 from trackway.config import ServerConfig
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc
 from trackway.server.app import RunningServer, create_server
@@ -29,21 +29,12 @@ MYSQL_ENV = "TRACKWAY_TEST_MYSQL_URL"
 BACKENDS = ["sqlite", "postgresql", "mysql"]
 
 
-def _service_url(env: str, what: str) -> str:
-    url = os.environ.get(env)
-    if url:
-        return url
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{env} is not set: CI must run the {what} tests (make test starts it)")
-    pytest.skip(f"{env} is not set; run `make test` to start {what}")
-
-
 def postgres_admin_url() -> str:
-    return _service_url(PG_ENV, "PostgreSQL")
+    return service_url(PG_ENV, "PostgreSQL")
 
 
 def mysql_admin_url() -> str:
-    return _service_url(MYSQL_ENV, "MariaDB")
+    return service_url(MYSQL_ENV, "MariaDB")
 
 
 @pytest.fixture(params=BACKENDS)

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.required import service_url
 from trackway.artifacts.repos import open_repository
 from trackway.artifacts.repository import ArtifactRepository
 
@@ -33,12 +34,7 @@ PREFIX = "exp/1/run-a/artifacts"
 
 
 def emulator(env: str) -> str:
-    value = os.environ.get(env)
-    if value:
-        return value
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{env} is not set: CI must run every artifact backend (make test starts it)")
-    pytest.skip(f"{env} is not set; run `make test` (scripts/test-services.sh) to start it")
+    return service_url(env, "the emulator")
 
 
 @dataclass

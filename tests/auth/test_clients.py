@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.auth.conftest import Secured
+from tests.support.required import unavailable
 from trackway.auth.errors import PermissionDenied, Unauthenticated
 from trackway.client import TrackwayClient
 
@@ -103,10 +104,7 @@ def test_the_sdk_sends_trackway_token(secured: Secured, monkeypatch: pytest.Monk
 def _need_java() -> None:
     missing = [tool for tool in ("mvn", "java") if shutil.which(tool) is None]
     if missing:
-        message = f"{', '.join(missing)} not installed: run scripts/install-java.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{', '.join(missing)} not installed: run scripts/install-java.sh")
 
 
 def _java_classpath(tmp_path: Path) -> str:

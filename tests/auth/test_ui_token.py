@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.auth.conftest import Secured
+from tests.support.required import unavailable
 from trackway.gen.artifacts.v1 import artifact_pb2
 from trackway.gen.artifacts.v1 import artifact_service_pb2 as art_pb
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
@@ -24,9 +25,7 @@ PNG = bytes.fromhex(
 
 
 def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: CI must run the UI tests")
-    pytest.skip(reason)
+    unavailable(reason)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import ServerProcess
+from tests.support.required import unavailable
 from trackway.client import TrackwayClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,10 +39,7 @@ def _need(*tools: str) -> None:
     missing = [t for t in tools if shutil.which(t) is None]
     if not missing:
         return
-    message = f"{', '.join(missing)} not installed: run `make toolchains`"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable(f"{', '.join(missing)} not installed: run `make toolchains`")
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:

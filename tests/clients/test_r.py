@@ -21,6 +21,7 @@ from types import ModuleType
 import pytest
 
 from tests.support.procs import ServerProcess
+from tests.support.required import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "clients" / "r"
@@ -41,10 +42,7 @@ def _r_or_skip() -> str:
         if loaded.returncode != 0:
             missing = f"the R packages {', '.join(R_PACKAGES)} ({loaded.stderr.strip()})"
     if missing:
-        message = f"{missing} not installed: run scripts/install-r.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{missing} not installed: run scripts/install-r.sh")
     assert r is not None
     return r
 

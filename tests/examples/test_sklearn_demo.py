@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.support.procs import ServerProcess, free_port
+from tests.support.required import unavailable
 from trackway.client import Run, TrackwayClient
 from trackway.models import get_model_info, load_model
 
@@ -45,12 +46,10 @@ def _curl() -> str:
     found = shutil.which("curl")
     if found:
         return found
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            "curl is missing: CI must run the sklearn-demo acceptance test, which scores the "
-            "served model with the real curl (apt-get install -y curl)"
-        )
-    pytest.skip("curl is not installed (apt-get install -y curl)")
+    unavailable(
+        "curl is not installed: the sklearn-demo acceptance test scores the served model "
+        "with the real curl (apt-get install -y curl)"
+    )
 
 
 def _trackway() -> list[str]:

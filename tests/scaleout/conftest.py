@@ -21,17 +21,13 @@ import boto3
 import pytest
 
 from tests.support.procs import ServerProcess
+from tests.support.required import service_url
 
 S3_ENV = "TRACKWAY_TEST_S3_ENDPOINT"
 
 
 def s3_endpoint() -> str:
-    value = os.environ.get(S3_ENV)
-    if value:
-        return value
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{S3_ENV} is not set: CI must run the scale-out tests (make test starts it)")
-    pytest.skip(f"{S3_ENV} is not set; run `make test` (scripts/test-services.sh) to start moto")
+    return service_url(S3_ENV, "moto")
 
 
 @dataclass

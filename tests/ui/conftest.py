@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.support.procs import ServerProcess
+from tests.support.required import unavailable
 from tests.ui.seed import Demo, seed_demo
 
 try:
@@ -49,9 +50,7 @@ VIEWPORT = {"width": 1400, "height": 900}
 
 
 def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}: CI must run the UI tests (scripts/install-browser.sh)")
-    pytest.skip(reason)
+    unavailable(f"{reason} (scripts/install-browser.sh)")
 
 
 @dataclass
