@@ -29,6 +29,7 @@ from trackway.auth.entities import Principal
 from trackway.auth.errors import PermissionDenied
 from trackway.auth.rules import Access, Kind, Need, Rule
 from trackway.errors import invalid
+from trackway.server import handlers
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
@@ -51,27 +52,13 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if rule is not None and rule.access is Access.PUBLIC:
             return handler
         guard = _Guard(self, method, rule)
-        serializers = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
+        wrappers = {
+            "unary_unary": guard.unary,
+            "unary_stream": guard.unary_streaming,
+            "stream_unary": guard.streamed,
+            "stream_stream": guard.streamed_streaming,
         }
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                guard.unary(handler.unary_unary), **serializers
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                guard.unary_streaming(handler.unary_stream), **serializers
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                guard.streamed(handler.stream_unary), **serializers
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                guard.streamed_streaming(handler.stream_stream), **serializers
-            )
-        return handler
+        return handlers.rewrap(handler, lambda kind, behavior: wrappers[kind](behavior))
 
     def caller(self, context: grpc.ServicerContext) -> Principal:
         metadata = context.invocation_metadata() or ()

@@ -25,15 +25,17 @@ import grpc
 
 from trackway.observability import logs, request_ids, tracing
 from trackway.observability.metrics import Metrics
+from trackway.server import handlers
 
 Behavior = Callable[[Any, grpc.ServicerContext], Any]
 
-_KINDS = (
-    ("unary_unary", "unary", grpc.unary_unary_rpc_method_handler),
-    ("unary_stream", "server_stream", grpc.unary_stream_rpc_method_handler),
-    ("stream_unary", "client_stream", grpc.stream_unary_rpc_method_handler),
-    ("stream_stream", "bidi_stream", grpc.stream_stream_rpc_method_handler),
-)
+# The metric label of each call shape, by handler attribute.
+_KIND_LABELS = {
+    "unary_unary": "unary",
+    "unary_stream": "server_stream",
+    "stream_unary": "client_stream",
+    "stream_stream": "bidi_stream",
+}
 
 
 class _Meters:
@@ -193,19 +195,16 @@ class ObservingInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        for attribute, kind, make in _KINDS:
-            behavior = getattr(handler, attribute)
-            if behavior is None:
-                continue
-            meters = self._meters_of(handler_call_details.method, kind)
-            begin = partial(self._begin, meters)
-            streaming = kind in ("server_stream", "bidi_stream")
-            return make(
-                _streaming(begin, behavior) if streaming else _unary(begin, behavior),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+        method = handler_call_details.method
+
+        def wrap(attribute: str, behavior: Behavior) -> Behavior:
+            kind = _KIND_LABELS[attribute]
+            begin = partial(self._begin, self._meters_of(method, kind))
+            if kind in ("server_stream", "bidi_stream"):
+                return _streaming(begin, behavior)
+            return _unary(begin, behavior)
+
+        return handlers.rewrap(handler, wrap)
 
     def _meters_of(self, method: str, kind: str) -> _Meters:
         meters = self._meters.get(method)

@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 from sqlalchemy.exc import OperationalError
 
 from trackway.errors import ERROR_DOMAIN, TrackwayError
+from trackway.server import handlers
 
 log = logging.getLogger(__name__)
 
@@ -89,31 +90,12 @@ class ErrorInterceptor(grpc.ServerInterceptor):
         if handler is None:
             return None
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _streaming(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _unary(handler.stream_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_stream:
-            return grpc.stream_stream_rpc_method_handler(
-                _streaming(handler.stream_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return handler
+
+        def wrap(kind: str, behavior: handlers.Behavior) -> handlers.Behavior:
+            streams = kind.endswith("_stream")
+            return _streaming(behavior, method) if streams else _unary(behavior, method)
+
+        return handlers.rewrap(handler, wrap)
 
 
 def _unary(behavior: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Callable[..., Any]:
