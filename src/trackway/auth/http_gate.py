@@ -38,6 +38,7 @@ from trackway.auth.http_rules import HttpRule
 from trackway.auth.rules import Access, Kind, Need
 from trackway.errors import ERROR_DOMAIN, TrackwayError, invalid
 from trackway.rest import errors as rest_errors
+from trackway.rest import request_body
 from trackway.rest.app import API_PREFIXES, ARTIFACT_PREFIXES
 from trackway.rest.fields import Fields
 from trackway.rest.openapi import PATH as OPENAPI_PATH
@@ -174,21 +175,12 @@ class HttpGate:
         return receive
 
     async def _body(self, receive: Receive) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise rest_errors.malformed("the client disconnected before the body arrived")
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self._max_body:
-                raise rest_errors.RestError(
-                    "BAD_REQUEST", 413, f"the request body is over {self._max_body} bytes"
-                )
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        return await request_body.read(
+            receive,
+            self._max_body,
+            too_large=rest_errors.body_too_large,
+            gone=rest_errors.malformed,
+        )
 
 
 def http_values(

@@ -19,7 +19,7 @@ import anyio.to_thread
 from trackway import __version__
 from trackway.artifacts.service import ArtifactService
 from trackway.registry.service import RegistryService
-from trackway.rest import errors, jsonio
+from trackway.rest import errors, jsonio, request_body
 from trackway.rest.artifact_proxy import ArtifactProxy, Locator, Receive, Send
 from trackway.rest.fields import Fields
 from trackway.rest.logged_model_routes import LoggedModelRoutes
@@ -170,21 +170,9 @@ class Gateway:
         return errors.endpoint_not_found(method, path)
 
     async def _body(self, receive: Receive) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise errors.malformed("the client disconnected before the body arrived")
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self._max_body:
-                raise errors.RestError(
-                    "BAD_REQUEST", 413, f"the request body is over {self._max_body} bytes"
-                )
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return parts[0] if len(parts) == 1 else b"".join(parts)
+        return await request_body.read(
+            receive, self._max_body, too_large=errors.body_too_large, gone=errors.malformed
+        )
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

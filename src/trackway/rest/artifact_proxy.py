@@ -44,8 +44,14 @@ from trackway.artifacts import paths
 from trackway.artifacts.multipart import Part
 from trackway.artifacts.service import ArtifactService, Scope
 from trackway.errors import NotFound, invalid
-from trackway.rest import convert, jsonio
-from trackway.rest.errors import RestError, endpoint_not_found, malformed, not_implemented
+from trackway.rest import convert, jsonio, request_body
+from trackway.rest.errors import (
+    RestError,
+    body_too_large,
+    endpoint_not_found,
+    malformed,
+    not_implemented,
+)
 from trackway.rest.fields import Fields
 from trackway.rest.uris import ArtifactUris
 from trackway.tracking.service import TrackingService
@@ -346,19 +352,9 @@ def _content_length(headers: dict[bytes, bytes]) -> int:
 
 
 async def _json_body(receive: Receive) -> bytes:
-    parts: list[bytes] = []
-    total = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise malformed("the client disconnected before the body arrived")
-        chunk = message.get("body", b"")
-        total += len(chunk)
-        if total > _MAX_JSON_BYTES:
-            raise RestError("BAD_REQUEST", 413, f"the request body is over {_MAX_JSON_BYTES} bytes")
-        parts.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(parts)
+    return await request_body.read(
+        receive, _MAX_JSON_BYTES, too_large=body_too_large, gone=malformed
+    )
 
 
 def _base_url(scope: dict[str, Any]) -> str:

@@ -48,6 +48,10 @@ def endpoint_not_found(method: str, path: str) -> RestError:
     return RestError("ENDPOINT_NOT_FOUND", 404, f"no endpoint {method} {path}")
 
 
+def body_too_large(limit: int) -> RestError:
+    return RestError("BAD_REQUEST", 413, f"the request body is over {limit} bytes")
+
+
 def malformed(message: str) -> RestError:
     return RestError("MALFORMED_REQUEST", 400, message)
 

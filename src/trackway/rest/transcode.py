@@ -30,7 +30,7 @@ from google.protobuf import descriptor_pool
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from trackway.rest import openapi
+from trackway.rest import openapi, request_body
 from trackway.rest.http_artifacts import HttpArtifacts
 from trackway.rest.http_rules import Binding, PathTemplate
 from trackway.rest.transcode_errors import (
@@ -165,19 +165,9 @@ class Transcoder:
         raise no_route(method, path)
 
     async def _body(self, receive: Receive) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise bad_request("the client disconnected before the body arrived")
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self._max_body:
-                raise too_large(self._max_body)
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        return await request_body.read(
+            receive, self._max_body, too_large=too_large, gone=bad_request
+        )
 
 
 def transcoded_bindings(services: Iterable[str] | None = None) -> list[Binding]:

@@ -27,6 +27,7 @@ import orjson
 
 from trackway import __version__
 from trackway.errors import InvalidArgument
+from trackway.rest import request_body
 from trackway.serving import payload
 
 log = logging.getLogger("trackway.serving")
@@ -164,19 +165,12 @@ class ScoringApp:
         )
 
     async def _body(self, receive: Receive) -> bytes:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise InvalidArgument("the client disconnected before the body arrived")
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self._max_body:
-                raise _TooLarge(f"the request body is over {self._max_body} bytes")
-            parts.append(chunk)
-            if not message.get("more_body", False):
-                return b"".join(parts)
+        return await request_body.read(
+            receive,
+            self._max_body,
+            too_large=lambda limit: _TooLarge(f"the request body is over {limit} bytes"),
+            gone=InvalidArgument,
+        )
 
 
 class _TooLarge(Exception):
