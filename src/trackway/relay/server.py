@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from types import FrameType
 
 import grpc
 from google.protobuf import descriptor_pb2
@@ -29,7 +27,7 @@ from trackway.relay.proxy import Proxy
 from trackway.relay.servicer import LocalWrites
 from trackway.relay.spool import Depth, Spool
 from trackway.relay.target import parse_forward_to
-from trackway.server import reflection
+from trackway.server import reflection, shutdown
 from trackway.server.app import _address, _options
 
 log = logging.getLogger(__name__)
@@ -124,19 +122,7 @@ def serve(config: ServerConfig) -> int:
         running.spool.path,
         running.depth(),
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info(
-            "received %s; forwarding what is spooled for up to %.0f s",
-            signal.Signals(signum).name,
-            config.grace_seconds,
-        )
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
+    shutdown.wait_for_stop(log, "forwarding what is spooled", config.grace_seconds)
     left = running.stop(config.grace_seconds)
     if left.writes:
         log.warning(

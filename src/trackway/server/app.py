@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import signal
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from types import FrameType
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -27,6 +25,7 @@ from trackway.server import (
     logged_model_servicer,
     reflection,
     registry_servicer,
+    shutdown,
     tracking_servicer,
 )
 from trackway.server.errors import ErrorInterceptor
@@ -254,19 +253,7 @@ def serve(config: ServerConfig) -> int:
         running.store.engine.url.render_as_string(hide_password=True),
         config.artifacts_destination,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        log.info(
-            "received %s; draining for up to %.0f s",
-            signal.Signals(signum).name,
-            config.grace_seconds,
-        )
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
+    shutdown.wait_for_stop(log, "draining", config.grace_seconds)
     running.stop(config.grace_seconds)
     log.info("stopped")
     return 0
