@@ -75,6 +75,9 @@ def _abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> No
     if not context.is_active():
         # The client cancelled or went away; its stream's end surfaced as an error here.
         context.abort(grpc.StatusCode.CANCELLED, "the call was cancelled")
+    if isinstance(exc, NotImplementedError):
+        # What grpcio's generated base servicers raise for a method nobody implemented.
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented")
     context.abort_with_status(_unexpected(exc, method))
 
 
