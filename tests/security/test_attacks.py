@@ -907,6 +907,7 @@ def s3_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Target]:
     """A server whose artifact root is a bucket prefix on the S3 emulator."""
     endpoint = emulator(S3_ENV)
     import boto3  # a test dependency: never skipped
+
     folder = tmp_path_factory.mktemp("s3-root")
     bucket = f"tw-sec-{os.urandom(6).hex()}"
     with pytest.MonkeyPatch.context() as patch:

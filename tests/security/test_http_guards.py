@@ -233,6 +233,7 @@ def test_mlflows_client_works_behind_the_guards(
     default_server: RunningServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import mlflow  # a test dependency: never skipped
+
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = mlflow.MlflowClient(tracking_uri=f"http://127.0.0.1:{default_server.http_port}")
