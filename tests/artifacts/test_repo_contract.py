@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.artifacts.conftest import Backend
+from tests.support import required
 from trackway.artifacts.repos import open_repository
 from trackway.artifacts.repository import ArtifactRepository, FileInfo
 
@@ -553,7 +554,7 @@ def test_open_repository_dispatch(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_open_repository_s3_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("boto3")
+    required.module("boto3")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -574,7 +575,7 @@ def test_open_repository_s3_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_open_repository_azure_needs_matching_account(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("azure.storage.blob")
+    required.module("azure.storage.blob")
     monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
     with pytest.raises(ValueError, match="AZURE_STORAGE_CONNECTION_STRING"):
         open_repository("az://container/prefix")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import trackway
+from tests.support import required
 from trackway.client import TrackwayClient
 from trackway.errors import FailedPrecondition, InvalidArgument
 
@@ -239,7 +240,7 @@ def test_import_is_lazy_and_the_server_does_not_load_the_client() -> None:
 
 
 def test_system_metrics(fluent: TrackwayClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("psutil")
+    required.module("psutil")
     monkeypatch.setenv("TRACKWAY_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.1")
     with trackway.start_run(log_system_metrics=True) as run:
         time.sleep(0.6)

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import trackway
+from tests.support import required
 from trackway.client import Dataset, TrackwayClient
 from trackway.fluent.images import encode_png
 
@@ -48,7 +49,7 @@ def test_text_and_dicts(fluent: TrackwayClient, tmp_path: Path) -> None:
 
 
 def test_figure(fluent: TrackwayClient, tmp_path: Path) -> None:
-    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib = required.module("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -63,8 +64,8 @@ def test_figure(fluent: TrackwayClient, tmp_path: Path) -> None:
 
 
 def test_images(fluent: TrackwayClient, tmp_path: Path) -> None:
-    np = pytest.importorskip("numpy")
-    image = pytest.importorskip("PIL.Image")
+    np = required.module("numpy")
+    image = required.module("PIL.Image")
     gradient = np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4)
     with trackway.start_run() as run:
         trackway.log_image(gradient, "img/gray.png")
@@ -82,7 +83,7 @@ def test_images(fluent: TrackwayClient, tmp_path: Path) -> None:
 
 
 def test_png_encoder_without_pillow() -> None:
-    np = pytest.importorskip("numpy")
+    np = required.module("numpy")
     pixels = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
     data = encode_png(pixels)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -94,7 +95,7 @@ def test_png_encoder_without_pillow() -> None:
 
 
 def test_log_input(fluent: TrackwayClient) -> None:
-    pd = pytest.importorskip("pandas")
+    pd = required.module("pandas")
     frame = pd.DataFrame({"x": [1, 2, 3], "y": ["a", "b", "c"]})
     described = trackway.dataset_from_pandas(frame, source="s3://bucket/train.csv", name="train")
     with trackway.start_run() as run:

@@ -9,7 +9,6 @@ are skipped, except under CI=true, where a silent skip would hide a broken setup
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import _drop_mysql_database, _fresh_mysql_database
+from tests.support.required import service_url
 from trackway.store import engine as store_engine
 from trackway.store import migrate
 from trackway.store.schema import metadata
@@ -74,9 +74,4 @@ def search_engine(
     if request.param == "mysql":
         yield from _mysql()
         return
-    url = os.environ.get(POSTGRES_URL_ENV)
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{POSTGRES_URL_ENV} must be set when CI=true", pytrace=False)
-        pytest.skip(f"{POSTGRES_URL_ENV} is not set")
-    yield from _postgres(url)
+    yield from _postgres(service_url(POSTGRES_URL_ENV, "PostgreSQL"))

@@ -3,7 +3,9 @@ must run every test; elsewhere the test is skipped with what to install or start
 
 from __future__ import annotations
 
+import importlib
 import os
+from types import ModuleType
 from typing import NoReturn
 
 import pytest
@@ -21,3 +23,11 @@ def service_url(env: str, what: str) -> str:
     if value:
         return value
     unavailable(f"{env} is not set; run `make test` (scripts/test-services.sh) to start {what}")
+
+
+def module(name: str) -> ModuleType:
+    """A module from the test extras, imported (`make test` installs them all)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        unavailable(f"{name} cannot be imported ({err}); `make test` installs the test extras")
