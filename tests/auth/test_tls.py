@@ -14,6 +14,7 @@ import requests
 
 from tests.auth.conftest import Secured, Stubs, bearer, secured_config
 from tests.auth.pki import Pair, Pki
+from trackway.auth.errors import Unauthenticated
 from trackway.auth.settings import SecuritySettings
 from trackway.client import TrackwayClient
 from trackway.gen.admin.v1 import admin_service_pb2 as admin_pb
@@ -108,14 +109,21 @@ def test_tls_serves_grpc_and_https_and_refuses_plaintext(
         requests.get(f"{base}/health", timeout=30)  # the system CAs do not know ours
 
 
-def test_the_sdk_speaks_grpcs_with_trackway_tls_ca(
-    tls_server: Secured, certificates: Pki, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("scheme", ["grpcs", "https"])
+def test_the_sdk_speaks_tls_with_trackway_tls_ca(
+    tls_server: Secured, certificates: Pki, monkeypatch: pytest.MonkeyPatch, scheme: str
 ) -> None:
     monkeypatch.setenv("TRACKWAY_TLS_CA", str(certificates.ca))
     monkeypatch.setenv("TRACKWAY_TOKEN", tls_server.tokens["root"])
-    with TrackwayClient(f"grpcs://localhost:{tls_server.running.port}", retry_seconds=0) as client:
+    running = tls_server.running
+    port = running.port if scheme == "grpcs" else running.http_port
+    with TrackwayClient(f"{scheme}://localhost:{port}", retry_seconds=0) as client:
         eid = client.create_experiment("over-tls")
         assert client.get_experiment(eid).name == "over-tls"
+    monkeypatch.delenv("TRACKWAY_TOKEN")
+    anonymous = TrackwayClient(f"{scheme}://localhost:{port}", retry_seconds=0)
+    with anonymous, pytest.raises(Unauthenticated):
+        anonymous.get_experiment(eid)
 
 
 def test_mtls_maps_the_certificate_cn_to_a_user(mtls_server: Secured, certificates: Pki) -> None:
@@ -177,16 +185,18 @@ def test_mtls_over_https_and_v1(mtls_server: Secured, certificates: Pki) -> None
         requests.get(f"{base}/health", verify=ca, timeout=30)
 
 
+@pytest.mark.parametrize("scheme", ["grpcs", "https"])
 def test_the_sdk_presents_a_client_certificate(
-    mtls_server: Secured, certificates: Pki, monkeypatch: pytest.MonkeyPatch
+    mtls_server: Secured, certificates: Pki, monkeypatch: pytest.MonkeyPatch, scheme: str
 ) -> None:
     alice = certificates.clients["alice"]
     monkeypatch.delenv("TRACKWAY_TOKEN", raising=False)
     monkeypatch.setenv("TRACKWAY_TLS_CA", str(certificates.ca))
     monkeypatch.setenv("TRACKWAY_TLS_CLIENT_CERT", str(alice.cert))
     monkeypatch.setenv("TRACKWAY_TLS_CLIENT_KEY", str(alice.key))
-    uri = f"grpcs://localhost:{mtls_server.running.port}"
-    with TrackwayClient(uri, retry_seconds=0) as client:
+    running = mtls_server.running
+    port = running.port if scheme == "grpcs" else running.http_port
+    with TrackwayClient(f"{scheme}://localhost:{port}", retry_seconds=0) as client:
         eid = client.create_experiment("sdk-mtls")
         run = client.create_run(eid)
         assert client.get_run(run.info.run_id).info.experiment_id == eid

@@ -18,6 +18,7 @@ def server_config(db_url: str, artifact_root: str) -> ServerConfig:
     return ServerConfig(
         host="127.0.0.1",
         grpc_port=0,
+        http_port=0,
         backend_store_uri=db_url,
         artifacts_destination=artifact_root,
         threads=32,
@@ -34,9 +35,22 @@ def sqlite_server(tmp_path: Path) -> Iterator[RunningServer]:
     running.stop(grace=1.0)
 
 
+def tracking_uri(running: RunningServer, transport: str) -> str:
+    """The server's URI for the SDK: its gRPC port, or its HTTP port (the `/v1/` API)."""
+    if transport == "http":
+        return f"http://127.0.0.1:{running.http_port}"
+    return f"grpc://127.0.0.1:{running.port}"
+
+
+@pytest.fixture(params=["grpc", "http"])
+def transport(request: pytest.FixtureRequest) -> str:
+    """Every test of `client` runs over both of the SDK's transports."""
+    return str(request.param)
+
+
 @pytest.fixture
-def client(sqlite_server: RunningServer) -> Iterator[TrackwayClient]:
-    with TrackwayClient(f"grpc://127.0.0.1:{sqlite_server.port}", retry_seconds=5) as c:
+def client(sqlite_server: RunningServer, transport: str) -> Iterator[TrackwayClient]:
+    with TrackwayClient(tracking_uri(sqlite_server, transport), retry_seconds=5) as c:
         yield c
 
 
@@ -59,13 +73,15 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fluent(sqlite_server: RunningServer, clean_env: None) -> Iterator[TrackwayClient]:
-    """The fluent API pointed at a fresh server, with an experiment of its own; yields a
-    separate client to check what reached the server."""
+def fluent(
+    sqlite_server: RunningServer, clean_env: None, transport: str
+) -> Iterator[TrackwayClient]:
+    """The fluent API pointed at a fresh server (over each transport), with an experiment
+    of its own; yields a separate gRPC client to check what reached the server."""
     import trackway
 
     state.reset()
-    trackway.set_tracking_uri(f"grpc://127.0.0.1:{sqlite_server.port}")
+    trackway.set_tracking_uri(tracking_uri(sqlite_server, transport))
     trackway.set_experiment(f"fluent-{uuid.uuid4().hex[:8]}")
     with TrackwayClient(f"grpc://127.0.0.1:{sqlite_server.port}") as checker:
         yield checker

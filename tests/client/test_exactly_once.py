@@ -86,13 +86,14 @@ def test_eight_processes_share_one_run_exactly_once(server_process: ServerProces
 
 
 def _log_through_outage(
-    server: ServerProcess, tmp_path: Path, db_url: str, outage: str
+    server: ServerProcess, tmp_path: Path, db_url: str, outage: str, transport: str = "grpc"
 ) -> tuple[int, list[int], ServerProcess]:
     """Logs steadily for ~16 s; 3 s in, the server goes away for 10 s (killed and
     restarted on the same port, or stopped and continued). Returns points logged, the
-    steps the server holds, and the server now running."""
+    steps the server holds, and the server now running. Over `http`, the logger sends
+    LogBatch calls to the HTTP port instead of a LogStream."""
     state.reset()
-    trackway.set_tracking_uri(server.target)
+    trackway.set_tracking_uri(server.target if transport == "grpc" else server.http_url)
     trackway.set_experiment(f"outage-{uuid.uuid4().hex[:6]}")
     run = trackway.start_run()
     step = 0
@@ -120,6 +121,7 @@ def _log_through_outage(
                     (tmp_path / "artifacts").as_uri(),
                     tmp_path / "server2.log",
                     port=server.port,
+                    http_port=server.http_port,
                 )
             else:
                 server.proc.send_signal(signal.SIGCONT)
@@ -139,18 +141,21 @@ def _log_through_outage(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("outage", ["kill", "stop"])
+@pytest.mark.parametrize(
+    ("outage", "transport"), [("kill", "grpc"), ("stop", "grpc"), ("kill", "http")]
+)
 def test_an_outage_loses_and_duplicates_nothing(
     server_process: ServerProcess,
     db_url: str,
     tmp_path: Path,
     outage: str,
+    transport: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name in ("TRACKWAY_RUN_ID", "TRACKWAY_EXPERIMENT_ID", "TRACKWAY_EXPERIMENT_NAME"):
         monkeypatch.delenv(name, raising=False)
     assert LoggerConfig.from_env().buffer_points >= 1_000_000
-    logged, steps, server = _log_through_outage(server_process, tmp_path, db_url, outage)
+    logged, steps, server = _log_through_outage(server_process, tmp_path, db_url, outage, transport)
     try:
         assert len(steps) == logged
         assert sorted(steps) == list(range(logged))

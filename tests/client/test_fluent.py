@@ -17,11 +17,12 @@ from trackway.client import TrackwayClient
 from trackway.errors import FailedPrecondition, InvalidArgument
 
 
-def test_tracking_uri(fluent: TrackwayClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert trackway.get_tracking_uri() == fluent.tracking_uri
-    with pytest.raises(InvalidArgument, match="only supports grpc://"):
-        trackway.set_tracking_uri("http://localhost:5000")
-    assert trackway.get_tracking_uri() == fluent.tracking_uri
+def test_tracking_uri(fluent: TrackwayClient, transport: str) -> None:
+    chosen = trackway.get_tracking_uri()
+    assert chosen.startswith(f"{transport}://127.0.0.1:")
+    with pytest.raises(InvalidArgument, match="unsupported scheme 'file'"):
+        trackway.set_tracking_uri("file:///tmp/mlruns")
+    assert trackway.get_tracking_uri() == chosen
 
 
 def test_set_experiment_creates_once(fluent: TrackwayClient) -> None:

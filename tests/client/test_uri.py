@@ -1,4 +1,5 @@
-"""Tracking URIs: grpc:// and bare host:port are the SDK's; http:// is refused clearly."""
+"""Tracking URIs: grpc://, grpcs:// and bare host:port for gRPC; http(s):// for the
+HTTP/JSON API; anything else is refused clearly."""
 
 from __future__ import annotations
 
@@ -26,9 +27,35 @@ def test_parse_accepts_grpc_targets(text: str, address: str, tls: bool) -> None:
     assert target.tls is tls
 
 
-@pytest.mark.parametrize("text", ["http://localhost:5000", "https://tracking.example.com"])
-def test_http_uris_are_refused_with_a_pointer_to_grpc(text: str) -> None:
-    with pytest.raises(InvalidArgument, match=r"only supports grpc://"):
+@pytest.mark.parametrize(
+    ("text", "address", "tls", "base_path"),
+    [
+        ("http://localhost:5000", "localhost:5000", False, ""),
+        ("HTTP://localhost:5000/", "localhost:5000", False, ""),
+        ("https://tracking.example.com", "tracking.example.com:443", True, ""),
+        ("http://tracking.example.com", "tracking.example.com:80", False, ""),
+        ("https://example.com/ml/trackway/", "example.com:443", True, "/ml/trackway"),
+        ("http://[::1]:5000", "[::1]:5000", False, ""),
+    ],
+)
+def test_parse_accepts_http_targets(text: str, address: str, tls: bool, base_path: str) -> None:
+    target = uri.parse(text)
+    assert target.http
+    assert (target.address, target.tls, target.base_path) == (address, tls, base_path)
+    assert uri.parse(target.uri) == target
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("http://localhost:5000/api/2.0/mlflow", "server's root"),
+        ("http://localhost:5000/v1", "server's root"),
+        ("http://localhost:5000?x=1", "without a query"),
+        ("http://:5000", "names no host"),
+    ],
+)
+def test_http_uris_name_the_server_root(text: str, message: str) -> None:
+    with pytest.raises(InvalidArgument, match=message):
         uri.parse(text)
 
 

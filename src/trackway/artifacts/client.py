@@ -97,6 +97,20 @@ def upload_file(
     resumable_threshold: int = RESUMABLE_THRESHOLD,
 ) -> pb.UploadResponse:
     """Uploads one file to `artifact_path` (default: the file's name) below the scope."""
+    from trackway.client.http_channel import is_http
+
+    if is_http(channel):
+        from trackway.artifacts import http_transfer
+
+        return http_transfer.upload_file(
+            channel,
+            where,
+            local_path,
+            artifact_path,
+            progress=progress,
+            retries=retries,
+            resumable_threshold=resumable_threshold,
+        )
     stub = pb_grpc.ArtifactServiceStub(channel)
     source = Path(local_path)
     target = artifact_path or source.name
@@ -161,6 +175,14 @@ def upload_dir(
     retries: int = 5,
 ) -> list[artifact_pb2.FileInfo]:
     """Uploads a folder: small files together in one stream, large ones one by one."""
+    from trackway.client.http_channel import is_http
+
+    if is_http(channel):
+        from trackway.artifacts import http_transfer
+
+        return http_transfer.upload_dir(
+            channel, where, local_dir, artifact_path, progress=progress, retries=retries
+        )
     root = Path(local_dir)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     small = [p for p in files if p.stat().st_size <= FOLDER_BATCH_LIMIT]
@@ -207,6 +229,14 @@ def download(
     retries: int = 5,
 ) -> Path:
     """Downloads a file to `local_path`, or a folder into the folder `local_path`."""
+    from trackway.client.http_channel import is_http
+
+    if is_http(channel):
+        from trackway.artifacts import http_transfer
+
+        return http_transfer.download(
+            channel, where, artifact_path, local_path, progress=progress, retries=retries
+        )
     stub = pb_grpc.ArtifactServiceStub(channel)
     info = stub.StatArtifact(pb.StatArtifactRequest(scope=where, path=artifact_path)).file
     dest = Path(local_path)

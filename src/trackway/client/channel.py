@@ -26,7 +26,7 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -134,7 +134,12 @@ def _resolve(host: str, port: int) -> list[str]:
 
 def open_channel(target: Target, *, token: str | None = None) -> grpc.Channel:
     """A channel to `target`; `token` (default: from the environment, "" for none) is
-    sent with every call."""
+    sent with every call. For an http(s):// target, a stand-in that speaks the HTTP/JSON
+    API (see `trackway.client.http_channel`)."""
+    if target.http:
+        from trackway.client.http_channel import HttpChannel
+
+        return cast(grpc.Channel, HttpChannel(target, token=token))
     dialed = grpc_target(target)
     settings = options()
     if target.alternates:

@@ -47,7 +47,10 @@ class TrackwayClient(TrackingMethods, RegistryMethods, ArtifactMethods):
             with self._lock:
                 if self._logger is None:
                     self._logger = BackgroundLogger(
-                        self._tracking, self.target.uri, self._logger_config
+                        self._tracking,
+                        self.target.uri,
+                        self._logger_config,
+                        http=self.target.http,
                     )
                 logger = self._logger
         return logger

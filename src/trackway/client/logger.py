@@ -38,6 +38,7 @@ from trackway.client.batches import PARAM, TAG, Marker, Record, build
 from trackway.client.config import LoggerConfig
 from trackway.client.errors import RETRYABLE, code_of, from_rpc_error
 from trackway.client.failures import Failures
+from trackway.client.http_log_session import HttpLogSession
 from trackway.client.inflight import Inflight
 from trackway.client.stream import StreamSession
 from trackway.errors import FailedPrecondition, InvalidArgument, TrackwayError, Unavailable
@@ -79,15 +80,25 @@ class BackgroundLogger:
         stub: pb_grpc.TrackingServiceStub,
         target: str = "",
         config: LoggerConfig | None = None,
+        *,
+        http: bool = False,
     ) -> None:
+        """`http`: the stub's channel speaks HTTP, so batches go out as LogBatch calls
+        (see `http_log_session`), which take at most MAX_BATCH_METRICS points."""
         self.config = config or LoggerConfig.from_env()
+        self._session_class = HttpLogSession if http else StreamSession
+        self._batch_points = (
+            min(self.config.batch_points, limits.MAX_BATCH_METRICS)
+            if http
+            else self.config.batch_points
+        )
         self.writer_id = uuid.uuid4().hex
         self.stats = LoggerStats()
         self._stub = stub
         self._target = target
         self._buf: deque[object] = deque()
         self._capacity = self.config.buffer_points
-        self._wake_at = self.config.batch_points
+        self._wake_at = self._batch_points
         self._wake = threading.Event()
         self._space = threading.Condition()
         self._inflight = Inflight()
@@ -95,7 +106,7 @@ class BackgroundLogger:
         self._keys: set[str] = set()
         self._runs: set[str] = set()
         self._params: dict[tuple[str, str], str] = {}
-        self._session: StreamSession | None = None
+        self._session: StreamSession | HttpLogSession | None = None
         self._window_full = False
         self._closing = False
         self._stop = False
@@ -284,17 +295,17 @@ class BackgroundLogger:
             self._wake.clear()
         self._shutdown()
 
-    def _pump(self, session: StreamSession, budget: int) -> None:
+    def _pump(self, session: StreamSession | HttpLogSession, budget: int) -> None:
         buf = self._buf
         take = min(len(buf), budget)
         popleft = buf.popleft
         items = [popleft() for _ in range(take)]
         with self._space:
             self._space.notify_all()
-        outgoing, markers = build(items, self.config.batch_points, self.config.worker)
+        outgoing, markers = build(items, self._batch_points, self.config.worker)
         for out in outgoing:
             self._inflight.add(out)
-            session.send(out.batch, out.seq)
+            session.send(out.batch, out.seq, out.serial)
             self.stats.batches_sent += 1
             self.stats.points_sent += out.points
         for marker in markers:
@@ -302,7 +313,7 @@ class BackgroundLogger:
 
     def _open(self) -> bool:
         """Opens a stream; resends what the server does not hold. False to retry later."""
-        session = StreamSession(self._stub, self.writer_id, self._on_ack, self._on_end)
+        session = self._session_class(self._stub, self.writer_id, self._on_ack, self._on_end)
         last = session.wait_opened(self.config.open_timeout)
         if last is None:
             if not session.ended.is_set():
@@ -315,7 +326,7 @@ class BackgroundLogger:
         self.stats.streams_opened += 1
         self.stats.batches_resent += len(resend)
         for out in resend:
-            session.send(out.batch, out.seq)
+            session.send(out.batch, out.seq, out.serial)
         return True
 
     @staticmethod
@@ -332,21 +343,21 @@ class BackgroundLogger:
         items = []
         while self._buf:
             items.append(self._buf.popleft())
-        outgoing, markers = build(items, self.config.batch_points, self.config.worker)
+        outgoing, markers = build(items, self._batch_points, self.config.worker)
         for out in outgoing:
             self._failures.record(out, typed)
         for marker in markers:
             marker.done.set()
         self._inflight.release_markers(lambda m: m.done.set())
 
-    def _on_ack(self, session: StreamSession, seq: int) -> None:
+    def _on_ack(self, session: object, seq: int) -> None:
         if session is not self._session:
             return
         self._inflight.ack(seq)
         if self._window_full:
             self._wake.set()
 
-    def _on_end(self, session: StreamSession, error: grpc.RpcError | None) -> None:
+    def _on_end(self, session: object, error: grpc.RpcError | None) -> None:
         """Runs on the reader thread before the session counts as ended."""
         if session is not self._session:
             return

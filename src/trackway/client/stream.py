@@ -71,8 +71,9 @@ class StreamSession:
         self.opened.wait(timeout)
         return None if self.ended.is_set() else self.last_committed
 
-    def send(self, batch: pb.LogStreamBatch, seq: int) -> None:
-        """Queues a copy of the batch numbered `seq`; the logger keeps the original."""
+    def send(self, batch: pb.LogStreamBatch, seq: int, serial: int = 0) -> None:
+        """Queues a copy of the batch numbered `seq`; the logger keeps the original.
+        (`serial` is for HttpLogSession's request ids; the stream has its seq check.)"""
         request = pb.LogStreamRequest(batch=batch)
         request.batch.seq = seq
         self._outbox.put(request)

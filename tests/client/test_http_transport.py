@@ -1,0 +1,115 @@
+"""The SDK's HTTP transport beyond what the `client` and `fluent` tests run over both
+transports: gRPC-only RPCs, broken connections, request ids of logged batches, and
+answers that are not the server's own."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from google.rpc import code_pb2
+
+from tests.client.conftest import tracking_uri
+from trackway.client import TrackwayClient
+from trackway.client.http_channel import HttpChannel
+from trackway.client.http_codec import status_from_json
+from trackway.client.http_log_session import log_batch_requests
+from trackway.errors import NotFound, Unavailable
+from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
+from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
+from trackway.gen.tracking.v1.metric_pb2 import MetricColumns
+from trackway.gen.tracking.v1.run_pb2 import Param
+from trackway.server.app import RunningServer
+
+
+@pytest.fixture
+def http_client(sqlite_server: RunningServer) -> Iterator[TrackwayClient]:
+    with TrackwayClient(tracking_uri(sqlite_server, "http"), retry_seconds=0) as client:
+        yield client
+
+
+def test_a_streaming_rpc_says_it_is_grpc_only(http_client: TrackwayClient) -> None:
+    stub = pb_grpc.TrackingServiceStub(http_client.channel)
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.LogStream(iter(()))
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "LogStream is gRPC-only" in caught.value.details()
+
+
+def test_an_unreachable_server_is_unavailable_and_named() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with TrackwayClient(f"http://127.0.0.1:{port}", retry_seconds=0) as client:
+        started = time.monotonic()
+        with pytest.raises(Unavailable, match=f"127.0.0.1:{port}"):
+            client.get_experiment("1")
+        assert time.monotonic() - started < 5
+
+
+def test_a_connection_closed_while_idle_is_replaced(http_client: TrackwayClient) -> None:
+    eid = http_client.create_experiment("idle")
+    channel = http_client.channel
+    assert isinstance(channel, HttpChannel)
+    connection = channel._local.connection
+    assert connection is not None and connection.sock is not None
+    connection.sock.shutdown(socket.SHUT_RDWR)  # as a server's keep-alive timeout does
+    assert http_client.get_experiment(eid).name == "idle"
+
+
+def test_a_path_prefix_is_kept(sqlite_server: RunningServer) -> None:
+    uri = f"{tracking_uri(sqlite_server, 'http')}/behind/a/proxy"
+    with TrackwayClient(uri, retry_seconds=0) as client, pytest.raises(NotFound, match="/behind"):
+        client.get_experiment("1")
+
+
+def test_a_resent_batch_is_stored_once(http_client: TrackwayClient) -> None:
+    run_id = http_client.create_run(http_client.create_experiment("resend")).info.run_id
+    batch = pb.LogStreamBatch(
+        run_id=run_id,
+        metrics=[
+            MetricColumns(key="loss", steps=[1, 2], timestamps=[10, 20], values=[0.5, 0.25])
+        ],
+        params=[Param(key="lr", value="0.1")],
+    )
+    stub = pb_grpc.TrackingServiceStub(http_client.channel)
+    for _ in range(2):  # the second time as after a lost answer: same batch, same serial
+        for request in log_batch_requests(batch, "writer.7"):
+            stub.LogBatch(request)
+    history = http_client.get_metric_history(run_id, "loss")
+    assert [(p.step, p.value) for p in history] == [(1, 0.5), (2, 0.25)]
+
+
+def test_a_big_batch_becomes_calls_of_at_most_a_thousand_points() -> None:
+    steps = list(range(2_500))
+    batch = pb.LogStreamBatch(
+        run_id="r",
+        metrics=[MetricColumns(key="m", steps=steps, timestamps=steps, values=[0.0] * 2_500)],
+        params=[Param(key="p", value="v")],
+    )
+    calls = list(log_batch_requests(batch, "w.3"))
+    assert [len(c.metrics) for c in calls] == [1_000, 1_000, 500]
+    assert [c.request_id for c in calls] == ["w.3.0", "w.3.1", "w.3.2"]
+    assert [len(c.params) for c in calls] == [1, 0, 0]
+    assert calls[2].metrics[-1].step == 2_499
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (502, b"<html>Bad Gateway</html>", code_pb2.UNAVAILABLE),
+        (503, b"", code_pb2.UNAVAILABLE),
+        (404, b"not json", code_pb2.NOT_FOUND),
+        (500, b"{}", code_pb2.INTERNAL),
+        (400, b'{"code": 3, "message": "bad field"}', code_pb2.INVALID_ARGUMENT),
+    ],
+)
+def test_answers_that_are_not_a_status_get_the_code_http_implies(
+    status: int, body: bytes, code: int
+) -> None:
+    found = status_from_json(status, body)
+    assert found.code == code
+    assert found.message
