@@ -70,9 +70,7 @@ def test_a_resent_batch_is_stored_once(http_client: TrackwayClient) -> None:
     run_id = http_client.create_run(http_client.create_experiment("resend")).info.run_id
     batch = pb.LogStreamBatch(
         run_id=run_id,
-        metrics=[
-            MetricColumns(key="loss", steps=[1, 2], timestamps=[10, 20], values=[0.5, 0.25])
-        ],
+        metrics=[MetricColumns(key="loss", steps=[1, 2], timestamps=[10, 20], values=[0.5, 0.25])],
         params=[Param(key="lr", value="0.1")],
     )
     stub = pb_grpc.TrackingServiceStub(http_client.channel)
