@@ -96,6 +96,8 @@ def test_service_errors_keep_their_code_and_details(api: Api) -> None:
         ("GET", "/v1/experiments/1", {"data": b'{"a": 1}'}, "takes no body"),
         ("GET", "/v1/registeredModels/m/versions/abc", {}, "path variable {version}"),
         ("GET", "/v1/modelUris:resolve", {"params": {"uri.x": "1"}}, "unknown query parameter"),
+        ("PUT", "/v1/runs/r/artifacts/a.txt", {"params": {"offset": "5"}}, "takes none"),
+        ("GET", "/v1/experiments/1/artifacts/a", {"params": {"x": "1"}}, "unknown query"),
     ],
 )
 def test_malformed_requests_are_400_saying_what_to_fix(

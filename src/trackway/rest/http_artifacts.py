@@ -68,6 +68,7 @@ class HttpArtifacts:
         return found
 
     async def _put_file(self, request: HttpRequest) -> None:
+        _no_query(request)
         length = request.headers.get("content-length", "")
         header = pb.UploadHeader(
             scope=_scope(request.vars),
@@ -123,6 +124,7 @@ class HttpArtifacts:
         await send_bytes(request.send, 200, await self._offload(call), _echo(request))
 
     async def _get_file(self, request: HttpRequest) -> None:
+        _no_query(request)
         offset, length, ranged = _parse_range(request.headers.get("range", ""))
         stream = self._download(
             pb.DownloadRequest(
@@ -241,3 +243,15 @@ def _unsatisfiable(size: int) -> HttpError:
     if size >= 0:
         error.headers.append((b"content-range", f"bytes */{size}".encode()))
     return error
+
+
+def _no_query(request: HttpRequest) -> None:
+    """The file routes take everything from the path and headers; a query parameter
+    (such as `?offset=`, which only upload sessions take) would otherwise be ignored."""
+    if request.query:
+        name = request.query[0][0]
+        raise bad_request(
+            f"unknown query parameter {name[:50]!r}; {request.method} on an artifact takes "
+            "none (ranges go in the Range header, resumed uploads to /v1/uploadSessions/)",
+            name[:50],
+        )
