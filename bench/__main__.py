@@ -43,6 +43,7 @@ WORKLOADS: dict[str, Workload] = {
     "artifact_transfer": artifacts.artifact_transfer,
     "sdk_log_metric_cost": sdk.sdk_log_metric_cost,
     "sdk_end_to_end": sdk.sdk_end_to_end,
+    "sdk_end_to_end_http": sdk.sdk_end_to_end_http,
     "rest_vs_mlflow": rest.rest_vs_mlflow,
     "workers_ingest": workers.workers_ingest,
 }

@@ -3,7 +3,9 @@
 `sdk_log_metric_cost` times `trackway.log_metric` call by call (the timer's own cost
 subtracted): what a training step pays. `sdk_end_to_end` logs 1,000,000 points from one
 process and stops the clock when `flush()` returns, i.e. when every point is committed
-on the server.
+on the server. `sdk_end_to_end_http` does the same with 200,000 points through an
+http:// tracking URI (LogBatch calls on the HTTP port instead of a LogStream); it has no
+target, it says what the HTTP door costs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bench.server import BenchServer
 
 CALLS = 200_000
 POINTS = 1_000_000
+HTTP_POINTS = 200_000
 TARGET_US = 5.0
 TARGET_POINTS_PER_S = 200_000
 
@@ -69,24 +72,30 @@ def sdk_log_metric_cost(ctx: Context) -> list[Record]:
     ]
 
 
-def sdk_end_to_end(ctx: Context) -> list[Record]:
+def _log_and_flush(ctx: Context, name: str, uri: str, points: int) -> list[float]:
+    """Seconds per repeat from the first log_metric until flush() returns."""
     import trackway
     from trackway.fluent import state
 
     seconds: list[float] = []
+    trackway.set_tracking_uri(uri)
+    trackway.set_experiment(name)
+    for i in range(ctx.reps(3)):
+        progress(f"{name}: repeat {i + 1}")
+        with trackway.start_run():
+            log = trackway.log_metric
+            started = time.perf_counter()
+            for step in range(points):
+                log("loss", 0.5, step=step)
+            trackway.flush()
+            seconds.append(time.perf_counter() - started)
+    state.reset()
+    return seconds
+
+
+def sdk_end_to_end(ctx: Context) -> list[Record]:
     with BenchServer(ctx.tmp) as server:
-        trackway.set_tracking_uri(f"grpc://{server.target}")
-        trackway.set_experiment("sdk-e2e")
-        for i in range(ctx.reps(3)):
-            progress(f"sdk_end_to_end: repeat {i + 1}")
-            with trackway.start_run():
-                log = trackway.log_metric
-                started = time.perf_counter()
-                for step in range(POINTS):
-                    log("loss", 0.5, step=step)
-                trackway.flush()
-                seconds.append(time.perf_counter() - started)
-        state.reset()
+        seconds = _log_and_flush(ctx, "sdk_end_to_end", f"grpc://{server.target}", POINTS)
     rate = POINTS / median(seconds)
     return [
         record(
@@ -98,5 +107,20 @@ def sdk_end_to_end(ctx: Context) -> list[Record]:
             points_per_s=round(rate),
             target=f">= {TARGET_POINTS_PER_S:,} points/s until flush() returns",
             meets_target=rate >= TARGET_POINTS_PER_S,
+        )
+    ]
+
+
+def sdk_end_to_end_http(ctx: Context) -> list[Record]:
+    with BenchServer(ctx.tmp) as server:
+        seconds = _log_and_flush(ctx, "sdk_end_to_end_http", server.http_url, HTTP_POINTS)
+    return [
+        record(
+            "sdk_end_to_end_http",
+            points=HTTP_POINTS,
+            repeats=len(seconds),
+            seconds=round(median(seconds), 3),
+            seconds_each=rounded(seconds),
+            points_per_s=round(HTTP_POINTS / median(seconds)),
         )
     ]

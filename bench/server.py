@@ -131,6 +131,7 @@ class BenchServer:
         self.artifacts_destination = artifacts_destination or (self.root / "artifacts").as_uri()
         self.env = env or {}
         self.port = 0
+        self.http_port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._log = open(self.root / "server.log", "ab")  # noqa: SIM115 - closed in cleanup()
 
@@ -139,19 +140,24 @@ class BenchServer:
         return f"127.0.0.1:{self.port}"
 
     @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
     def pid(self) -> int:
         assert self.proc is not None, "the server is not running"
         return self.proc.pid
 
     def start(self) -> float:
         self.port = free_port()
+        self.http_port = free_port()
         args = [
             *trackway_command(),
             "server",
             "--grpc-port",
             str(self.port),
             "--http-port",
-            "0",
+            str(self.http_port),
             "--backend-store-uri",
             f"sqlite:///{self.db_path}",
             "--artifacts-destination",
