@@ -303,6 +303,14 @@ RUN_WRITE_RPCS: dict[str, Callable[[Stub, str], Any]] = {
             tags=[run_tag("t", "1")],
         )
     ),
+    "LogColumns": lambda s, r: s.LogColumns(
+        pb.LogColumnsRequest(
+            run_id=r,
+            metrics=[mpb.MetricColumns(key="m", steps=[0], timestamps=[1000], values=[1.0])],
+            params=[rpb.Param(key="p", value="1")],
+            tags=[run_tag("t", "1")],
+        )
+    ),
     "LogInputs": lambda s, r: s.LogInputs(pb.LogInputsRequest(run_id=r, datasets=[dataset()])),
 }
 
@@ -1853,6 +1861,50 @@ def test_log_batch_retry_is_applied_once(stub: Stub) -> None:
     run = get_run(stub, run_id)
     assert by_key(run.data.params) == {"lr": "0.1"}
     assert by_key(run.data.tags)["t"] == "v"
+
+
+def test_log_columns_writes_atomically_once_and_within_limits(stub: Stub) -> None:
+    run_id = new_run(stub, run_name="r").info.run_id
+    steps = list(range(50_000))
+    request = pb.LogColumnsRequest(
+        run_id=run_id,
+        metrics=[
+            mpb.MetricColumns(key="loss", steps=steps, timestamps=steps, values=[0.5] * 50_000),
+            mpb.MetricColumns(
+                key="loss", steps=[7], timestamps=[7], values=[math.nan], worker="rank-1"
+            ),
+        ],
+        params=[rpb.Param(key="lr", value="0.1")],
+        tags=[run_tag("stage", "dev")],
+        request_id=str(uuid.uuid4()),
+    )
+    assert stub.LogColumns(request) == stub.LogColumns(request) == pb.LogColumnsResponse()
+    assert len(history(stub, run_id, "loss")) == 50_001
+    run = get_run(stub, run_id)
+    assert by_key(run.data.params) == {"lr": "0.1"}
+    assert by_key(run.data.tags)["stage"] == "dev"
+
+    too_many = pb.LogColumnsRequest(
+        run_id=run_id,
+        metrics=[
+            mpb.MetricColumns(
+                key="big", steps=[0] * 100_001, timestamps=[0] * 100_001, values=[0.0] * 100_001
+            )
+        ],
+    )
+    assert_error(lambda: stub.LogColumns(too_many), INVALID, "metrics", says="at most 100000")
+    ragged = pb.LogColumnsRequest(
+        run_id=run_id,
+        metrics=[mpb.MetricColumns(key="r", steps=[1, 2], timestamps=[1], values=[1.0])],
+    )
+    assert_error(lambda: stub.LogColumns(ragged), INVALID, "metrics[0]", says="same length")
+    refused = pb.LogColumnsRequest(
+        run_id=run_id,
+        metrics=[mpb.MetricColumns(key="after", steps=[1], timestamps=[1], values=[1.0])],
+        params=[rpb.Param(key="lr", value="0.2")],
+    )
+    assert_error(lambda: stub.LogColumns(refused), PRECONDITION, says="'lr'")
+    assert history(stub, run_id, "after") == history(stub, run_id, "big") == []
 
 
 def test_log_metric_retry_is_applied_once(stub: Stub) -> None:

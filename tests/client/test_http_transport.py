@@ -16,7 +16,7 @@ from tests.client.conftest import tracking_uri
 from trackway.client import TrackwayClient
 from trackway.client.http_channel import HttpChannel
 from trackway.client.http_codec import status_from_json
-from trackway.client.http_log_session import log_batch_requests
+from trackway.client.http_log_session import columns_request
 from trackway.errors import NotFound, Unavailable
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
@@ -75,24 +75,21 @@ def test_a_resent_batch_is_stored_once(http_client: TrackwayClient) -> None:
     )
     stub = pb_grpc.TrackingServiceStub(http_client.channel)
     for _ in range(2):  # the second time as after a lost answer: same batch, same serial
-        for request in log_batch_requests(batch, "writer.7"):
-            stub.LogBatch(request)
+        stub.LogColumns(columns_request(batch, "writer.7"))
     history = http_client.get_metric_history(run_id, "loss")
     assert [(p.step, p.value) for p in history] == [(1, 0.5), (2, 0.25)]
+    assert http_client.get_run(run_id).data.params == {"lr": "0.1"}
 
 
-def test_a_big_batch_becomes_calls_of_at_most_a_thousand_points() -> None:
-    steps = list(range(2_500))
-    batch = pb.LogStreamBatch(
-        run_id="r",
-        metrics=[MetricColumns(key="m", steps=steps, timestamps=steps, values=[0.0] * 2_500)],
-        params=[Param(key="p", value="v")],
-    )
-    calls = list(log_batch_requests(batch, "w.3"))
-    assert [len(c.metrics) for c in calls] == [1_000, 1_000, 500]
-    assert [c.request_id for c in calls] == ["w.3.0", "w.3.1", "w.3.2"]
-    assert [len(c.params) for c in calls] == [1, 0, 0]
-    assert calls[2].metrics[-1].step == 2_499
+def test_the_logger_sends_a_batch_in_one_call(http_client: TrackwayClient) -> None:
+    run_id = http_client.create_run(http_client.create_experiment("one-call")).info.run_id
+    logger = http_client.logger
+    for step in range(25_000):
+        logger.log_metric(run_id, "loss", 0.5, step=step)
+    logger.flush()
+    # up to batch_points (10,000) per LogColumns call, not LogBatch's 1,000
+    assert logger.stats.points_sent / logger.stats.batches_sent > 1_000
+    assert len(http_client.get_metric_history(run_id, "loss")) == 25_000
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,34 @@ def test_a_retried_request_id_is_spooled_once(
         assert [(m.step, m.value) for m in central.get_metric_history(run_id, "m")] == [(7, 2.0)]
 
 
+def test_log_columns_is_spooled_once_and_checked_at_the_relay(
+    relay: RunningRelay, relay_client: TrackwayClient, server: RunningServer
+) -> None:
+    run_id = _new_run(relay_client)
+    stub = pb_grpc.TrackingServiceStub(relay_client.channel)
+    steps = list(range(5_000))
+    request = pb.LogColumnsRequest(
+        run_id=run_id,
+        metrics=[metric_pb2.MetricColumns(key="loss", steps=steps, timestamps=steps, values=steps)],
+        params=[run_pb2.Param(key="lr", value="0.1")],
+        request_id="columns-once",
+    )
+    stub.LogColumns(request)
+    stub.LogColumns(request)
+    ragged = pb.LogColumnsRequest(
+        run_id=run_id,
+        metrics=[metric_pb2.MetricColumns(key="r", steps=[1, 2], timestamps=[1], values=[1.0])],
+    )
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.LogColumns(ragged)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    wait_drained(relay.depth)
+    with _central(server) as central:
+        assert len(central.get_metric_history(run_id, "loss")) == 5_000
+        assert central.get_run(run_id).data.params == {"lr": "0.1"}
+    assert relay.forwarder.stats.forwarded_points == 5_000
+
+
 def test_log_stream_keeps_central_contract_on_the_relay(
     relay: RunningRelay, relay_client: TrackwayClient, server: RunningServer
 ) -> None:

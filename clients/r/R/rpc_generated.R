@@ -340,6 +340,13 @@ rpc_messages <- list(
     tags = "repeated trackway.tracking.v1.RunTag",
     request_id = "string"
   ),
+  "trackway.tracking.v1.LogColumnsRequest" = c(
+    run_id = "string",
+    metrics = "repeated trackway.tracking.v1.MetricColumns",
+    params = "repeated trackway.tracking.v1.Param",
+    tags = "repeated trackway.tracking.v1.RunTag",
+    request_id = "string"
+  ),
   "trackway.tracking.v1.LogInputsRequest" = c(
     run_id = "string",
     datasets = "repeated trackway.tracking.v1.DatasetInput",
@@ -394,6 +401,14 @@ rpc_messages <- list(
     step = "int64",
     run_id = "string",
     worker = "string"
+  ),
+  "trackway.tracking.v1.MetricColumns" = c(
+    key = "string",
+    steps = "repeated int64",
+    timestamps = "repeated int64",
+    values = "repeated double",
+    worker = "string",
+    workers = "repeated string"
   ),
   "trackway.tracking.v1.Param" = c(
     key = "string",
@@ -534,6 +549,7 @@ rpc_table <- data.frame(
     "tw_tracking_get_run",
     "tw_tracking_heartbeat_run",
     "tw_tracking_log_batch",
+    "tw_tracking_log_columns",
     "tw_tracking_log_inputs",
     "tw_tracking_log_logged_model_metrics",
     "tw_tracking_log_logged_model_params",
@@ -613,6 +629,7 @@ rpc_table <- data.frame(
     "trackway.tracking.v1.TrackingService/GetRun",
     "trackway.tracking.v1.TrackingService/HeartbeatRun",
     "trackway.tracking.v1.TrackingService/LogBatch",
+    "trackway.tracking.v1.TrackingService/LogColumns",
     "trackway.tracking.v1.TrackingService/LogInputs",
     "trackway.tracking.v1.LoggedModelService/LogLoggedModelMetrics",
     "trackway.tracking.v1.LoggedModelService/LogLoggedModelParams",
@@ -706,6 +723,7 @@ rpc_table <- data.frame(
     "POST",
     "POST",
     "POST",
+    "POST",
     "PATCH",
     "PATCH"
   ),
@@ -771,6 +789,7 @@ rpc_table <- data.frame(
     "/v1/runs/{run_id}",
     "/v1/runs/{run_id}:heartbeat",
     "/v1/runs/{run_id}:logBatch",
+    "/v1/runs/{run_id}:logColumns",
     "/v1/runs/{run_id}/inputs",
     "/v1/loggedModels/{model_id}/metrics",
     "/v1/loggedModels/{model_id}/params",
@@ -1522,6 +1541,18 @@ tw_tracking_log_batch <- function(request = list(), client = tw_client()) {
     message = "trackway.tracking.v1.LogBatchRequest",
     bindings = list(
       list(verb = "POST", path = "/v1/runs/{run_id}:logBatch", body = "*")
+    )
+  )
+}
+
+# TrackingService.LogColumns
+tw_tracking_log_columns <- function(request = list(), client = tw_client()) {
+  rpc_call(
+    client, request,
+    rpc = "trackway.tracking.v1.TrackingService/LogColumns",
+    message = "trackway.tracking.v1.LogColumnsRequest",
+    bindings = list(
+      list(verb = "POST", path = "/v1/runs/{run_id}:logColumns", body = "*")
     )
   )
 }

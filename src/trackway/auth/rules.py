@@ -179,6 +179,7 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "LogParam": on(run(E)),
         "LogMetric": on(run(E)),
         "LogBatch": on(run(E)),
+        "LogColumns": on(run(E)),
         "LogInputs": on(run(E)),
         "LogStream": on(
             run(E, "batch.run_id", when="batch"),

@@ -1,14 +1,13 @@
-"""The background logger's session over HTTP: batches go out as LogBatch calls.
+"""The background logger's session over HTTP: each batch is one LogColumns call.
 
-LogStream has no HTTP/JSON form (the protos say so: over HTTP, log with LogBatch and
-retry with the same `request_id`). This class keeps StreamSession's interface so the
-logger cannot tell the two apart, and keeps exactly-once another way:
+LogStream has no HTTP/JSON form; LogColumns is its batch as a unary call (same columns,
+same limits, atomic), which the protos name for this. This class keeps StreamSession's
+interface so the logger cannot tell the two apart, and keeps exactly-once another way:
 
-- Each batch is sent as LogBatch calls of at most MAX_BATCH_METRICS points, one after
-  the other, and acknowledged once every call has succeeded.
-- Every call's `request_id` is derived from the writer id, the batch's `serial` (fixed
-  for the batch's life, unlike its seq) and the call's place in the batch, so a batch
-  resent after a failure is deduplicated by the server, call by call.
+- Batches are sent one after the other, each acknowledged once its call succeeded.
+- A call's `request_id` is derived from the writer id and the batch's `serial` (fixed
+  for the batch's life, unlike its seq), so a batch resent after a failure is not
+  applied twice.
 - A session knows nothing the server committed before it, so it opens with
   `last_committed` 0: the logger resends every unacknowledged batch, and the request
   ids make that harmless.
@@ -21,15 +20,13 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
-from trackway.gen.tracking.v1.metric_pb2 import Metric
-from trackway.tracking import limits
 
 CALL_TIMEOUT = 60.0
 _Item = tuple[pb.LogStreamBatch, int, int] | None
@@ -80,10 +77,8 @@ class HttpLogSession:
         try:
             while (item := self._outbox.get()) is not None and not self._cancelled.is_set():
                 batch, seq, serial = item
-                for request in log_batch_requests(batch, f"{self._writer_id}.{serial}"):
-                    if self._cancelled.is_set():
-                        return
-                    self._stub.LogBatch(request, timeout=CALL_TIMEOUT)
+                request = columns_request(batch, f"{self._writer_id}.{serial}")
+                self._stub.LogColumns(request, timeout=CALL_TIMEOUT)
                 self._on_ack(self, seq)
         except grpc.RpcError as exc:
             error = exc
@@ -95,22 +90,11 @@ class HttpLogSession:
                 self.ended.set()
 
 
-def log_batch_requests(batch: pb.LogStreamBatch, key: str) -> Iterator[pb.LogBatchRequest]:
-    """The LogBatch calls that carry one stream batch; request ids `<key>.<n>`."""
-    step = limits.MAX_BATCH_METRICS
-    points = [
-        Metric(key=c.key, value=v, timestamp=t, step=s, worker=c.worker)
-        for c in batch.metrics
-        for s, t, v in zip(c.steps, c.timestamps, c.values, strict=True)
-    ]
-    count = max(1, -(-len(points) // step))
-    for n in range(count):
-        request = pb.LogBatchRequest(
-            run_id=batch.run_id,
-            metrics=points[n * step : (n + 1) * step],
-            request_id=f"{key}.{n}",
-        )
-        if n == 0:
-            request.params.extend(batch.params)
-            request.tags.extend(batch.tags)
-        yield request
+def columns_request(batch: pb.LogStreamBatch, request_id: str) -> pb.LogColumnsRequest:
+    return pb.LogColumnsRequest(
+        run_id=batch.run_id,
+        metrics=batch.metrics,
+        params=batch.params,
+        tags=batch.tags,
+        request_id=request_id,
+    )

@@ -83,22 +83,17 @@ class BackgroundLogger:
         *,
         http: bool = False,
     ) -> None:
-        """`http`: the stub's channel speaks HTTP, so batches go out as LogBatch calls
-        (see `http_log_session`), which take at most MAX_BATCH_METRICS points."""
+        """`http`: the stub's channel speaks HTTP, so batches go out as LogColumns calls
+        (see `http_log_session`) instead of on a LogStream."""
         self.config = config or LoggerConfig.from_env()
         self._session_class = HttpLogSession if http else StreamSession
-        self._batch_points = (
-            min(self.config.batch_points, limits.MAX_BATCH_METRICS)
-            if http
-            else self.config.batch_points
-        )
         self.writer_id = uuid.uuid4().hex
         self.stats = LoggerStats()
         self._stub = stub
         self._target = target
         self._buf: deque[object] = deque()
         self._capacity = self.config.buffer_points
-        self._wake_at = self._batch_points
+        self._wake_at = self.config.batch_points
         self._wake = threading.Event()
         self._space = threading.Condition()
         self._inflight = Inflight()
@@ -302,7 +297,7 @@ class BackgroundLogger:
         items = [popleft() for _ in range(take)]
         with self._space:
             self._space.notify_all()
-        outgoing, markers = build(items, self._batch_points, self.config.worker)
+        outgoing, markers = build(items, self.config.batch_points, self.config.worker)
         for out in outgoing:
             self._inflight.add(out)
             session.send(out.batch, out.seq, out.serial)
@@ -343,7 +338,7 @@ class BackgroundLogger:
         items = []
         while self._buf:
             items.append(self._buf.popleft())
-        outgoing, markers = build(items, self._batch_points, self.config.worker)
+        outgoing, markers = build(items, self.config.batch_points, self.config.worker)
         for out in outgoing:
             self._failures.record(out, typed)
         for marker in markers:

@@ -2,8 +2,8 @@
 
 A relay runs next to a training job and serves the same gRPC API on localhost:
 
-- Writes of metric points, params and tags (LogStream, LogBatch, LogMetric, LogParam,
-  SetTag) and DeleteTag and LogInputs are checked like the central server checks them,
+- Writes of metric points, params and tags (LogStream, LogBatch, LogColumns, LogMetric,
+  LogParam, SetTag) and DeleteTag and LogInputs are checked like the central server checks them,
   written to a local spool (fsync'd), and acknowledged: the job never waits on the
   network (`writes`, `spool`, `servicer`).
 - A forwarder thread sends the spool to central in order, on its own LogStream writer,

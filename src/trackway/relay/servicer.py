@@ -23,6 +23,8 @@ from trackway.tracking import limits
 from trackway.tracking import validation as check
 
 SERVICE = "trackway.tracking.v1.TrackingService"
+# The unary writes a relay spools itself; LogStream too, and every other method is proxied.
+WRITES = ("LogMetric", "LogBatch", "LogColumns", "LogParam", "SetTag", "DeleteTag", "LogInputs")
 
 
 class RelayWrites:
@@ -39,6 +41,10 @@ class RelayWrites:
     def LogBatch(self, request: pb.LogBatchRequest, context: Any) -> pb.LogBatchResponse:
         self._spool_unary("LogBatch", writes.log_batch(request), request.request_id)
         return pb.LogBatchResponse()
+
+    def LogColumns(self, request: pb.LogColumnsRequest, context: Any) -> pb.LogColumnsResponse:
+        self._spool_unary("LogColumns", writes.log_columns(request), request.request_id)
+        return pb.LogColumnsResponse()
 
     def LogParam(self, request: pb.LogParamRequest, context: Any) -> pb.LogParamResponse:
         self._spool_unary("LogParam", writes.log_param(request), request.request_id)
@@ -80,7 +86,16 @@ class LocalWrites(grpc.GenericRpcHandler):
         servicer = RelayWrites(spool)
         self._interceptor = ErrorInterceptor()
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
-        for name in ("LogMetric", "LogBatch", "LogParam", "SetTag", "DeleteTag", "LogInputs"):
+        names = (
+            "LogMetric",
+            "LogBatch",
+            "LogColumns",
+            "LogParam",
+            "SetTag",
+            "DeleteTag",
+            "LogInputs",
+        )
+        for name in names:
             request_type = getattr(pb, f"{name}Request")
             self._handlers[f"/{SERVICE}/{name}"] = grpc.unary_unary_rpc_method_handler(
                 getattr(servicer, name),

@@ -76,6 +76,22 @@ def log_batch(request: pb.LogBatchRequest) -> Entry:
     return _batch_entry(batch, len(request.metrics))
 
 
+def log_columns(request: pb.LogColumnsRequest) -> Entry:
+    check.run_id("run_id", request.run_id)
+    points = check.metric_columns(
+        "metrics", convert.metric_columns(request.metrics), limits.MAX_STREAM_BATCH_POINTS
+    )
+    params = [(p.key, p.value) for p in request.params]
+    tags = [(t.key, t.value) for t in request.tags]
+    check.params("params", params, limits.MAX_BATCH_PARAMS)
+    check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
+    check.request_id(request.request_id)
+    batch = pb.LogStreamBatch(
+        run_id=request.run_id, metrics=request.metrics, params=request.params, tags=request.tags
+    )
+    return _batch_entry(batch, points)
+
+
 def log_param(request: pb.LogParamRequest) -> Entry:
     check.run_id("run_id", request.run_id)
     check.param("param", request.param.key, request.param.value)

@@ -123,13 +123,15 @@ def points_to_proto(key: str, points: Points) -> metric_pb2.MetricColumns:
     )
 
 
-def stream_writes(batch: tracking_service_pb2.LogStreamBatch) -> RunWrites:
+def metric_columns(items: Iterable[metric_pb2.MetricColumns]) -> list[MetricColumns]:
     """Columns stay protobuf repeated fields: the store reads them without copying."""
+    return [MetricColumns(c.key, c.steps, c.timestamps, c.values, c.worker) for c in items]
+
+
+def stream_writes(batch: tracking_service_pb2.LogStreamBatch) -> RunWrites:
     return RunWrites(
         run_id=batch.run_id,
-        metrics=[
-            MetricColumns(c.key, c.steps, c.timestamps, c.values, c.worker) for c in batch.metrics
-        ],
+        metrics=metric_columns(batch.metrics),
         params=[(p.key, p.value) for p in batch.params],
         tags=[(t.key, t.value) for t in batch.tags],
     )

@@ -173,6 +173,16 @@ class TrackingServicer(pb_grpc.TrackingServiceServicer):
         )
         return pb.LogBatchResponse()
 
+    def LogColumns(self, request: pb.LogColumnsRequest, context: Any) -> Any:
+        self._service.log_columns(
+            request.run_id,
+            convert.metric_columns(request.metrics),
+            [(p.key, p.value) for p in request.params],
+            [(t.key, t.value) for t in request.tags],
+            request.request_id,
+        )
+        return pb.LogColumnsResponse()
+
     def LogInputs(self, request: pb.LogInputsRequest, context: Any) -> Any:
         self._service.log_inputs(
             request.run_id, convert.dataset_inputs(request.datasets), request.request_id

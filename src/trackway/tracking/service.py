@@ -268,6 +268,20 @@ class TrackingService:
         check.metric_columns("metrics", metrics, limits.MAX_BATCH_METRICS)
         self._log_batch(run_id, metrics, params, tags, request_id)
 
+    def log_columns(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricColumns],
+        params: Sequence[tuple[str, str]] = (),
+        tags: Sequence[tuple[str, str]] = (),
+        request_id: str = "",
+    ) -> None:
+        """LogColumns: a LogStream batch as one call (for clients that cannot stream),
+        so with a stream batch's point limit."""
+        check.run_id("run_id", run_id)
+        check.metric_columns("metrics", metrics, limits.MAX_STREAM_BATCH_POINTS)
+        self._log_batch(run_id, metrics, params, tags, request_id)
+
     def _log_batch(
         self,
         run_id: str,

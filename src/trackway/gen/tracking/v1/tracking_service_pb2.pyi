@@ -342,6 +342,24 @@ class LogBatchResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class LogColumnsRequest(_message.Message):
+    __slots__ = ("run_id", "metrics", "params", "tags", "request_id")
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    METRICS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    run_id: str
+    metrics: _containers.RepeatedCompositeFieldContainer[_metric_pb2.MetricColumns]
+    params: _containers.RepeatedCompositeFieldContainer[_run_pb2.Param]
+    tags: _containers.RepeatedCompositeFieldContainer[_run_pb2.RunTag]
+    request_id: str
+    def __init__(self, run_id: _Optional[str] = ..., metrics: _Optional[_Iterable[_Union[_metric_pb2.MetricColumns, _Mapping]]] = ..., params: _Optional[_Iterable[_Union[_run_pb2.Param, _Mapping]]] = ..., tags: _Optional[_Iterable[_Union[_run_pb2.RunTag, _Mapping]]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class LogColumnsResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
 class LogInputsRequest(_message.Message):
     __slots__ = ("run_id", "datasets", "request_id")
     RUN_ID_FIELD_NUMBER: _ClassVar[int]

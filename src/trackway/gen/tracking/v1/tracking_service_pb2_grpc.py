@@ -160,6 +160,11 @@ class TrackingServiceStub:
                 request_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogBatchRequest.SerializeToString,
                 response_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogBatchResponse.FromString,
                 _registered_method=True)
+        self.LogColumns = channel.unary_unary(
+                '/trackway.tracking.v1.TrackingService/LogColumns',
+                request_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogColumnsRequest.SerializeToString,
+                response_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogColumnsResponse.FromString,
+                _registered_method=True)
         self.LogInputs = channel.unary_unary(
                 '/trackway.tracking.v1.TrackingService/LogInputs',
                 request_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogInputsRequest.SerializeToString,
@@ -386,6 +391,18 @@ class TrackingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LogColumns(self, request, context):
+        """Logs metrics as columns, with params and tags, to one run in one
+        transaction: a LogStream batch as a single call, for clients that cannot
+        stream, such as HTTP ones, and far cheaper than LogBatch for many points.
+        At most 100,000 points, 100 params and 100 tags. A retry with the same
+        `request_id` is not applied again. Returns NOT_FOUND, and
+        FAILED_PRECONDITION when the run is deleted or a param would change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def LogInputs(self, request, context):
         """Records datasets that a run consumed. Logging the same dataset again adds
         no duplicate. Returns NOT_FOUND, and FAILED_PRECONDITION when the run is
@@ -413,8 +430,9 @@ class TrackingServiceServicer:
         batches stay committed. A sequence gap ends the stream with
         FAILED_PRECONDITION. A batch holds at most 100,000 points.
 
-        gRPC-only: LogStream has no HTTP/JSON form. Over HTTP, log with LogBatch
-        (`POST /v1/runs/{run_id}:logBatch`), retrying with the same `request_id`.
+        gRPC-only: LogStream has no HTTP/JSON form. Over HTTP, send each batch
+        with LogColumns (`POST /v1/runs/{run_id}:logColumns`), retrying with the
+        same `request_id`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -553,6 +571,11 @@ def add_TrackingServiceServicer_to_server(servicer, server):
                     servicer.LogBatch,
                     request_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogBatchRequest.FromString,
                     response_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogBatchResponse.SerializeToString,
+            ),
+            'LogColumns': grpc.unary_unary_rpc_method_handler(
+                    servicer.LogColumns,
+                    request_deserializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogColumnsRequest.FromString,
+                    response_serializer=trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogColumnsResponse.SerializeToString,
             ),
             'LogInputs': grpc.unary_unary_rpc_method_handler(
                     servicer.LogInputs,
@@ -1167,6 +1190,33 @@ class TrackingService:
             '/trackway.tracking.v1.TrackingService/LogBatch',
             trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogBatchRequest.SerializeToString,
             trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogBatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LogColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trackway.tracking.v1.TrackingService/LogColumns',
+            trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogColumnsRequest.SerializeToString,
+            trackway_dot_tracking_dot_v1_dot_tracking__service__pb2.LogColumnsResponse.FromString,
             options,
             channel_credentials,
             insecure,
