@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.auth.conftest import Secured
+from tests.observability.scrape import Scrape
 from trackway.gen.admin.v1 import admin_service_pb2 as admin_pb
 from trackway.gen.admin.v1 import permission_pb2
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
@@ -156,6 +157,20 @@ def test_the_ui_and_probes_are_public_and_metrics_need_a_user(world: dict[str, A
         assert anonymous("GET", path).ok, path
     assert anonymous("GET", "/metrics").status_code == 401
     assert reader("GET", "/metrics").ok
+
+
+def test_refusals_are_measured_like_any_answer(world: dict[str, Any]) -> None:
+    anonymous, reader = world["http"]["anonymous"], world["http"]["reader"]
+    assert anonymous("GET", "/metrics").status_code == 401
+    assert anonymous("GET", "/v1/experiments/1").status_code == 401
+    refused = anonymous("GET", "/v1/runs/0123456789abcdef0123456789abcdef")
+    assert refused.status_code == 401 and refused.headers["x-request-id"]
+    scraped = reader("GET", "/metrics")
+    found = Scrape(scraped.text, scraped.headers["content-type"])
+    count = "http_server_requests_total"
+    assert found.value(count, method="GET", route="/metrics", status="401") >= 1
+    assert found.value(count, method="GET", route="/v1/experiments/{experiment_id}", status="401")
+    assert found.value(count, method="GET", route="/v1/runs/{run_id}", status="401")
 
 
 def test_routes_nothing_serves_are_for_admins_only(world: dict[str, Any]) -> None:

@@ -1,8 +1,12 @@
-"""The ASGI middleware that measures, logs and traces every HTTP request, and serves
-`GET /metrics`.
+"""The ASGI middleware that measures, logs and traces every HTTP request, and the
+endpoint that serves `GET /metrics`.
 
-It wraps the whole gateway, so it sees every answer, errors included, and their
-real status. The request id it settles on (the client's `x-request-id` when usable,
+HttpObserver wraps the authentication gate and everything behind it, so it sees every
+answer, refusals and errors included, with their real status; MetricsEndpoint sits
+behind the gate, since a scrape needs a user when authentication is on. (Only the
+guards' refusals of a foreign Host or origin, which sit outside, go unmeasured.)
+
+The request id the observer settles on (the client's `x-request-id` when usable,
 else a new one) is written back into the request's headers, so the `/v1/`
 transcoder passes that same id on to the gRPC call it makes, and it is added to the
 response unless the gateway has set it already.
@@ -48,9 +52,7 @@ class HttpObserver:
             await self._app(scope, receive, send)
             return
         method: str = scope["method"]
-        raw: bytes | None = scope.get("raw_path")
-        # The raw path: still percent-encoded, as the /v1/ routes match it, and safe to log.
-        path = (raw.decode("latin-1") if raw else scope["path"]).split("?", 1)[0]
+        path = _path(scope)
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         sent_id = next((v.decode("latin-1") for k, v in headers if k.lower() == _HEADER), None)
         request_id = request_ids.accept(sent_id)
@@ -61,10 +63,7 @@ class HttpObserver:
         exchange = _Exchange(self._metrics, self._routes, method, path, request_id, send)
         exchange.span = self._start_span(method, path, request_id, headers)
         try:
-            if method == "GET" and path == METRICS_PATH:
-                await self._serve_metrics(exchange.send)
-            else:
-                await self._app(scope, receive, exchange.send)
+            await self._app(scope, receive, exchange.send)
         finally:
             exchange.end()  # when the app failed or returned without a whole response
             request_ids.unbind(token)
@@ -85,7 +84,21 @@ class HttpObserver:
             },
         )
 
-    async def _serve_metrics(self, send: Send) -> None:
+
+class MetricsEndpoint:
+    """Serves `GET /metrics`; every other request goes on to the app."""
+
+    def __init__(self, app: App, metrics: Metrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and _path(scope) == METRICS_PATH:
+            await self._serve(send)
+        else:
+            await self._app(scope, receive, send)
+
+    async def _serve(self, send: Send) -> None:
         # With --workers the exposition reads every worker's files: off the event loop.
         body = await anyio.to_thread.run_sync(self._metrics.render)
         await send(
@@ -99,6 +112,12 @@ class HttpObserver:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _path(scope: Scope) -> str:
+    """The raw path: still percent-encoded, as the /v1/ routes match it, and safe to log."""
+    raw: bytes | None = scope.get("raw_path")
+    return (raw.decode("latin-1") if raw else scope["path"]).split("?", 1)[0]
 
 
 class _Exchange:

@@ -8,7 +8,7 @@ from trackway.artifacts.service import ArtifactService
 from trackway.config import ServerConfig
 from trackway.observability.db_pool import PoolCollector
 from trackway.observability.grpc_observer import ObservingInterceptor
-from trackway.observability.http_observer import App, HttpObserver
+from trackway.observability.http_observer import App, HttpObserver, MetricsEndpoint
 from trackway.observability.http_routes import RouteLabels
 from trackway.observability.ingest import MeteredTrackingStore
 from trackway.observability.metrics import Metrics
@@ -41,9 +41,13 @@ class Observability:
         return cls(metrics, tracer)
 
     def http(self, app: App, services: Sequence[str]) -> HttpObserver:
-        """The HTTP gateway `app`, observed, with `/metrics`; `services` are the gRPC
-        services whose `/v1/` routes it serves."""
+        """The HTTP port's `app` (the authentication gate and all behind it), observed;
+        `services` are the gRPC services whose `/v1/` routes it serves."""
         return HttpObserver(app, self.metrics, RouteLabels(services or None), self.tracer)
+
+    def metrics_endpoint(self, app: App) -> MetricsEndpoint:
+        """The gateway `app` with `GET /metrics` in front of it."""
+        return MetricsEndpoint(app, self.metrics)
 
     def close(self) -> None:
         """Sends the spans still queued; call after the servers have drained."""

@@ -162,25 +162,29 @@ def create_server(config: ServerConfig) -> RunningServer:
         try:
             http = HttpServer(
                 # The guards go outermost: a refused request (foreign Host or origin, a
-                # form-typed body) reaches nothing else.
+                # form-typed body) reaches nothing else. The observer wraps the
+                # authentication gate, so refusals are measured too; `/metrics` is
+                # behind the gate.
                 guards.protect(
-                    security.http(
-                        observability.http(
-                            create_app(
-                                tracking,
-                                registry,
-                                artifacts,
-                                threads=config.threads,
-                                max_body_bytes=config.max_message_mb << 20,
-                                grpc_target=security.internal_target(server)
-                                or _loopback(config.host, port),
-                                grpc_services=names,
-                                models=logged_models,
+                    observability.http(
+                        security.http(
+                            observability.metrics_endpoint(
+                                create_app(
+                                    tracking,
+                                    registry,
+                                    artifacts,
+                                    threads=config.threads,
+                                    max_body_bytes=config.max_message_mb << 20,
+                                    grpc_target=security.internal_target(server)
+                                    or _loopback(config.host, port),
+                                    grpc_services=names,
+                                    models=logged_models,
+                                )
                             ),
-                            names,
+                            max_body_bytes=config.max_message_mb << 20,
+                            threads=config.threads,
                         ),
-                        max_body_bytes=config.max_message_mb << 20,
-                        threads=config.threads,
+                        names,
                     ),
                     config,
                 ),
