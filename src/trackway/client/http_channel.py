@@ -313,10 +313,17 @@ class _Unary:
             call = http_codec.encode_any(self._rules, request)
         except http_codec.MissingPathField as exc:
             raise rpc_error(code_pb2.INVALID_ARGUMENT, str(exc)) from None
-        body = self._channel.call(
-            call.method, call.path, call.body, metadata=metadata, timeout=timeout
+        headers = {"Accept": f"{http_codec.PROTOBUF}, {http_codec.JSON};q=0.5"}
+        if call.body is not None:
+            headers["Content-Type"] = call.content_type
+        response = self._channel.open(
+            call.method, call.path, call.body, headers=headers, metadata=metadata, timeout=timeout
         )
-        return http_codec.decode(self._path, body)
+        try:
+            data = response.read()
+        finally:
+            response.close()
+        return http_codec.decode(self._path, data, response.headers.get("content-type", ""))
 
 
 class _GrpcOnly:

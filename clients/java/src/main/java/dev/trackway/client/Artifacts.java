@@ -41,7 +41,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * whatever the size. Paths are relative to the scope's root and use {@code /}.
  *
  * <p>Uploads become visible only once complete and verified. Downloads resume from the bytes
- * already written when the connection breaks.
+ * already written when the connection breaks. Over an http(s) tracking URI the bytes go through
+ * the server's PUT and GET routes instead of the streaming RPCs, with the same behaviour (see
+ * {@link HttpArtifacts}).
  */
 public final class Artifacts {
   /** Bytes per upload message; the server takes at most 4 MiB. */
@@ -50,9 +52,13 @@ public final class Artifacts {
   private final Calls calls;
   private final ArtifactScope scope;
 
+  /** The byte routes for an http(s) target, else null. */
+  private final HttpArtifacts http;
+
   Artifacts(Calls calls, ArtifactScope scope) {
     this.calls = calls;
     this.scope = scope;
+    this.http = calls.managed instanceof HttpChannel channel ? new HttpArtifacts(channel, scope) : null;
   }
 
   static ArtifactScope runScope(String runId) {
@@ -78,6 +84,9 @@ public final class Artifacts {
         () ->
             calls.call(
                 () -> {
+                  if (http != null) {
+                    return http.putFile(path, file, sha256).getFile();
+                  }
                   try (InputStream in = Files.newInputStream(file)) {
                     return send(header, in, sha()).getFile();
                   } catch (IOException e) {
@@ -95,7 +104,10 @@ public final class Artifacts {
     MessageDigest digest = sha();
     UploadResponse reply;
     try {
-      reply = send(header(path).build(), in, digest);
+      reply =
+          http != null
+              ? http.putStream(path, new DigestInputStream(in, digest))
+              : send(header(path).build(), in, digest);
     } catch (StatusRuntimeException e) {
       throw Errors.from(e, calls.target.toString());
     } catch (UncheckedIOException e) {
@@ -126,7 +138,11 @@ public final class Artifacts {
         () ->
             calls.call(
                 () -> {
-                  receive(path, written, size, out);
+                  if (http != null) {
+                    http.get(path, written, size, out);
+                  } else {
+                    receive(path, written, size, out);
+                  }
                   return null;
                 }));
     if (size[0] >= 0 && written[0] != size[0]) {

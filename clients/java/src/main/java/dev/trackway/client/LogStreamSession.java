@@ -16,14 +16,7 @@ import java.util.concurrent.TimeUnit;
  * gRPC's threads deliver the acks and the end of the call to the {@link Listener}.
  */
 final class LogStreamSession
-    implements ClientResponseObserver<LogStreamRequest, LogStreamResponse> {
-  interface Listener {
-    void onAck(LogStreamSession session, long seq);
-
-    /** The call ended: {@code error} null when the server closed it cleanly. */
-    void onEnd(LogStreamSession session, Throwable error);
-  }
-
+    implements LogSession, ClientResponseObserver<LogStreamRequest, LogStreamResponse> {
   private final Listener listener;
   private final CountDownLatch opened = new CountDownLatch(1);
   private final CountDownLatch ended = new CountDownLatch(1);
@@ -87,24 +80,29 @@ final class LogStreamSession
    * The server's last committed seq for the writer, or -1 when the call ended or did not open
    * within {@code timeout}.
    */
-  long awaitOpened(Duration timeout) throws InterruptedException {
+  @Override
+  public long awaitOpened(Duration timeout) throws InterruptedException {
     opened.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
     return isEnded() ? -1 : lastCommitted;
   }
 
-  boolean isEnded() {
+  @Override
+  public boolean isEnded() {
     return ended.getCount() == 0;
   }
 
-  boolean awaitEnded(long millis) throws InterruptedException {
+  @Override
+  public boolean awaitEnded(long millis) throws InterruptedException {
     return ended.await(millis, TimeUnit.MILLISECONDS);
   }
 
-  Throwable error() {
+  @Override
+  public Throwable error() {
     return error;
   }
 
-  void send(PendingBatch batch) {
+  @Override
+  public void send(PendingBatch batch) {
     sendRequest(
         LogStreamRequest.newBuilder().setBatch(batch.batch.toBuilder().setSeq(batch.seq)).build());
   }
@@ -118,7 +116,8 @@ final class LogStreamSession
   }
 
   /** Half-closes: the server acknowledges what it got, then ends the call. */
-  synchronized void halfClose() {
+  @Override
+  public synchronized void halfClose() {
     try {
       requests.onCompleted();
     } catch (IllegalStateException closed) {
@@ -126,7 +125,8 @@ final class LogStreamSession
     }
   }
 
-  synchronized void cancel() {
+  @Override
+  public synchronized void cancel() {
     requests.cancel("the metric logger abandoned the stream", null);
   }
 }

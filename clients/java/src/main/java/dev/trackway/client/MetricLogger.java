@@ -35,6 +35,10 @@ import java.util.regex.Pattern;
  * columnar batches (one run each) and sends them without waiting for acks, up to {@code
  * windowPoints} points unacknowledged. Batches are numbered per writer (a fresh UUID per logger).
  *
+ * <p>Over an http(s) tracking URI, where LogStream has no form, each batch is one LogColumns call
+ * instead, sent in order, with a request_id made of the writer id and the batch's number, so that
+ * a resent batch is not applied twice either (see {@link HttpLogSession}).
+ *
  * <p>Failures: a broken stream makes the sender reconnect with backoff and resend whatever the
  * server's {@code last_committed_seq} says it does not hold; the server's per-writer sequence check
  * makes that exactly-once. A batch the server refuses (a missing or deleted run, a param that would
@@ -224,7 +228,7 @@ public final class MetricLogger implements AutoCloseable {
   private final Runnable onClose;
   private final Set<String> checkedRuns = ConcurrentHashMap.newKeySet();
   private final Set<String> checkedKeys = ConcurrentHashMap.newKeySet();
-  private volatile LogStreamSession session;
+  private volatile LogSession session;
   private volatile boolean closed;
   private volatile boolean stopped;
 
@@ -453,7 +457,7 @@ public final class MetricLogger implements AutoCloseable {
         if (taken.isEmpty() && inflight.isEmpty()) {
           continue;
         }
-        LogStreamSession current = session;
+        LogSession current = session;
         if (current == null || current.isEnded()) {
           if (!open(taken)) {
             long pause = Math.min(backoff, options.maxBackoff().toMillis());
@@ -505,7 +509,7 @@ public final class MetricLogger implements AutoCloseable {
     }
   }
 
-  private void send(LogStreamSession current, List<Object> taken) {
+  private void send(LogSession current, List<Object> taken) {
     Batches.build(
         taken,
         options.batchPoints(),
@@ -527,7 +531,10 @@ public final class MetricLogger implements AutoCloseable {
   private boolean open(List<Object> taken) throws InterruptedException {
     // The channel's own reconnect backoff grows to minutes; our loop decides the pace.
     calls.managed.resetConnectBackoff();
-    LogStreamSession opening = LogStreamSession.open(calls.channel, writerId, new Listener());
+    LogSession opening =
+        calls.target.http()
+            ? HttpLogSession.open(calls.channel, calls.deadline, writerId, new Listener())
+            : LogStreamSession.open(calls.channel, writerId, new Listener());
     long last = opening.awaitOpened(options.openTimeout());
     if (last < 0) {
       if (!opening.isEnded()) {
@@ -576,7 +583,7 @@ public final class MetricLogger implements AutoCloseable {
 
   /** Half-closes the stream so that the server acknowledges what it got, then lets go. */
   private void shutdown() {
-    LogStreamSession current = session;
+    LogSession current = session;
     if (current != null && !current.isEnded()) {
       current.halfClose();
       try {
@@ -590,17 +597,17 @@ public final class MetricLogger implements AutoCloseable {
     inflight.releaseMarkers();
   }
 
-  /** Runs on gRPC's threads. */
-  private final class Listener implements LogStreamSession.Listener {
+  /** Runs on gRPC's threads, or the HTTP session's. */
+  private final class Listener implements LogSession.Listener {
     @Override
-    public void onAck(LogStreamSession from, long seq) {
+    public void onAck(LogSession from, long seq) {
       if (from == session) {
         inflight.ack(seq);
       }
     }
 
     @Override
-    public void onEnd(LogStreamSession from, Throwable error) {
+    public void onEnd(LogSession from, Throwable error) {
       if (from != session || error == null) {
         return;
       }

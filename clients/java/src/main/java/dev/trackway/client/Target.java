@@ -2,20 +2,35 @@ package dev.trackway.client;
 
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.util.Locale;
 
 /**
- * Where the client dials: a host, a port and whether the URI asked for TLS.
+ * Where the client dials: a host, a port, whether the URI asked for TLS, and which API it speaks.
  *
  * <p>Tracking URIs are {@code grpc://host:port}, {@code grpcs://host:port} (TLS) or a bare {@code
- * host:port}, as in the Python SDK; {@code http(s)://} URIs belong to the REST API, which this
- * client does not speak.
+ * host:port} for the native gRPC API, and {@code http://host:port} or {@code https://host:port}
+ * (TLS) for the server's HTTP/JSON API on its HTTP port, optionally below a path prefix that a
+ * reverse proxy adds ({@code https://example.com/trackway}), as in the Python SDK. An http(s) URI
+ * without a port means port 80 or 443.
+ *
+ * @param basePath for http(s) URIs, the path the API's {@code /v1/} routes sit below: empty or
+ *     {@code /prefix}
  */
-public record Target(String host, int port, boolean tls) {
+public record Target(String host, int port, boolean tls, boolean http, String basePath) {
   /** The variable that names the default tracking URI. */
   public static final String ENV = "TRACKWAY_TRACKING_URI";
 
   public static final int DEFAULT_PORT = 50051;
   public static final String DEFAULT_URI = "grpc://127.0.0.1:" + DEFAULT_PORT;
+
+  public Target {
+    basePath = basePath == null ? "" : basePath;
+  }
+
+  /** A gRPC target. */
+  public Target(String host, int port, boolean tls) {
+    this(host, port, tls, false, "");
+  }
 
   /** The URI from {@value #ENV}, else {@link #DEFAULT_URI}. */
   public static Target fromEnvironment() {
@@ -38,40 +53,61 @@ public record Target(String host, int port, boolean tls) {
     } catch (URISyntaxException e) {
       throw invalid(uri, e.getMessage());
     }
-    String scheme = parsed.getScheme().toLowerCase(java.util.Locale.ROOT);
-    if (scheme.equals("http") || scheme.equals("https")) {
+    String scheme = parsed.getScheme().toLowerCase(Locale.ROOT);
+    boolean http = scheme.equals("http") || scheme.equals("https");
+    if (!http && !scheme.equals("grpc") && !scheme.equals("grpcs")) {
       throw invalid(
-          uri, "this client speaks gRPC; point it at the server's gRPC port, as grpc://host:50051");
-    }
-    if (!scheme.equals("grpc") && !scheme.equals("grpcs")) {
-      throw invalid(uri, "unsupported scheme " + parsed.getScheme() + "; use grpc://host:port");
+          uri,
+          "unsupported scheme "
+              + parsed.getScheme()
+              + "; use grpc://host:port (the gRPC port) or http://host:port (the HTTP port)");
     }
     String path = parsed.getRawPath() == null ? "" : parsed.getRawPath();
-    if (!path.replace("/", "").isEmpty()
+    String prefix = "";
+    if (http) {
+      if (parsed.getRawQuery() != null || parsed.getRawFragment() != null) {
+        throw invalid(uri, "expected " + scheme + "://host:port[/prefix], without a query");
+      }
+      String trimmed = path.replaceAll("^/+|/+$", "");
+      prefix = trimmed.isEmpty() ? "" : "/" + trimmed;
+      if (prefix.endsWith("/v1") || prefix.contains("/api/2.0")) {
+        throw invalid(
+            uri,
+            "name the server's root (such as "
+                + scheme
+                + "://host:5000), not one of its API paths");
+      }
+    } else if (!path.replace("/", "").isEmpty()
         || parsed.getRawQuery() != null
-        || parsed.getRawFragment() != null
-        || parsed.getRawUserInfo() != null) {
+        || parsed.getRawFragment() != null) {
       throw invalid(uri, "expected grpc://host:port and nothing more");
+    }
+    if (parsed.getRawUserInfo() != null) {
+      throw invalid(uri, "expected " + scheme + "://host:port, without a user");
     }
     String host = parsed.getHost();
     if (host == null || host.isEmpty()) {
-      throw invalid(uri, "it names no host; use grpc://host:port");
+      throw invalid(uri, "it names no host; use " + scheme + "://host:port");
     }
     if (host.startsWith("[") && host.endsWith("]")) {
       host = host.substring(1, host.length() - 1);
     }
-    int port = parsed.getPort() < 0 ? DEFAULT_PORT : parsed.getPort();
-    return new Target(host, port, scheme.equals("grpcs"));
+    boolean tls = scheme.equals("grpcs") || scheme.equals("https");
+    int defaultPort = http ? (tls ? 443 : 80) : DEFAULT_PORT;
+    int port = parsed.getPort() < 0 ? defaultPort : parsed.getPort();
+    return new Target(host, port, tls, http, prefix);
   }
 
-  /** The {@code host:port} that gRPC dials, with IPv6 hosts in brackets. */
+  /** The {@code host:port} that the client dials, with IPv6 hosts in brackets. */
   public String address() {
     return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
   }
 
+  /** The tracking URI of this target, in its normal form. */
   @Override
   public String toString() {
-    return (tls ? "grpcs://" : "grpc://") + address();
+    String scheme = (http ? "http" : "grpc") + (tls ? "s" : "");
+    return scheme + "://" + address() + basePath;
   }
 
   private static InvalidArgumentException invalid(String uri, String why) {

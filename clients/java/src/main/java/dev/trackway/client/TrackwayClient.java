@@ -63,7 +63,8 @@ import java.util.function.Function;
 /**
  * The Trackway client: experiments, runs and what they log, plus {@link #artifacts(String)
  * artifacts}, the {@link #registry() model registry} and a background {@link #newMetricLogger()
- * metric logger}, all over one gRPC channel.
+ * metric logger}, all over one gRPC channel, or over the server's HTTP/JSON API for an {@code
+ * http(s)://} target.
  *
  * <pre>{@code
  * try (TrackwayClient client = TrackwayClient.builder().target("grpc://127.0.0.1:50051").build()) {
@@ -608,8 +609,10 @@ public final class TrackwayClient implements AutoCloseable {
     private Builder() {}
 
     /**
-     * The server: {@code grpc://host:port}, {@code grpcs://host:port} (TLS) or {@code host:port}.
-     * Default: TRACKWAY_TRACKING_URI, else grpc://127.0.0.1:50051.
+     * The server: {@code grpc://host:port}, {@code grpcs://host:port} (TLS) or {@code host:port}
+     * for the gRPC port, or {@code http://host:port[/prefix]} or {@code https://...} (TLS) for the
+     * HTTP/JSON API on the HTTP port, with the same methods and behaviour. Default:
+     * TRACKWAY_TRACKING_URI, else grpc://127.0.0.1:50051.
      */
     public Builder target(String uri) {
       this.target = Target.parse(uri);
@@ -671,16 +674,11 @@ public final class TrackwayClient implements AutoCloseable {
     public TrackwayClient build() {
       Target where = target == null ? Target.fromEnvironment() : target;
       boolean secure = tls == null ? where.tls() : tls;
-      where = new Target(where.host(), where.port(), secure);
+      where = new Target(where.host(), where.port(), secure, where.http(), where.basePath());
       ManagedChannel managed =
-          Grpc.newChannelBuilderForAddress(where.host(), where.port(), credentials(secure))
-              .maxInboundMessageSize(maxMessageBytes)
-              // Idle jobs behind NATs keep their connection; the server permits a ping every 10 s.
-              .keepAliveTime(30, TimeUnit.SECONDS)
-              .keepAliveTimeout(10, TimeUnit.SECONDS)
-              .keepAliveWithoutCalls(true)
-              .userAgent("trackway-java")
-              .build();
+          where.http()
+              ? new HttpChannel(where, trustCertificates, token, maxMessageBytes, deadline)
+              : grpcChannel(where);
       // ClientInterceptors.intercept runs the last one of the list first.
       List<ClientInterceptor> chain = new ArrayList<>(interceptors);
       Collections.reverse(chain);
@@ -690,6 +688,17 @@ public final class TrackwayClient implements AutoCloseable {
       return new TrackwayClient(
           new Calls(
               managed, ClientInterceptors.intercept(managed, chain), where, deadline, retryFor));
+    }
+
+    private ManagedChannel grpcChannel(Target where) {
+      return Grpc.newChannelBuilderForAddress(where.host(), where.port(), credentials(where.tls()))
+          .maxInboundMessageSize(maxMessageBytes)
+          // Idle jobs behind NATs keep their connection; the server permits a ping every 10 s.
+          .keepAliveTime(30, TimeUnit.SECONDS)
+          .keepAliveTimeout(10, TimeUnit.SECONDS)
+          .keepAliveWithoutCalls(true)
+          .userAgent("trackway-java")
+          .build();
     }
 
     private ChannelCredentials credentials(boolean secure) {
