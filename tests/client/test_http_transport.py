@@ -50,6 +50,16 @@ def test_an_unreachable_server_is_unavailable_and_named() -> None:
         assert time.monotonic() - started < 5
 
 
+def test_a_replica_that_cannot_be_reached_is_passed_over(sqlite_server: RunningServer) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    uri = f"http://127.0.0.1:{dead},127.0.0.1:{sqlite_server.http_port}"
+    with TrackwayClient(uri, retry_seconds=0) as client:
+        eid = client.create_experiment("replicas")
+        assert client.get_experiment(eid).name == "replicas"
+
+
 def test_a_connection_closed_while_idle_is_replaced(http_client: TrackwayClient) -> None:
     eid = http_client.create_experiment("idle")
     channel = http_client.channel
