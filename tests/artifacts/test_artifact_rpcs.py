@@ -52,6 +52,7 @@ def _upload(
         )
         for i in range(0, len(data), MiB):
             yield pb.UploadRequest(chunk=data[i : i + MiB])
+        yield pb.UploadRequest(end=pb.UploadEnd())
 
     return art.Upload(requests())
 
@@ -119,6 +120,26 @@ def test_size_mismatch_keeps_nothing(art: pb_grpc.ArtifactServiceStub, run_id: s
     assert _names(art, run_id) == []
 
 
+def test_a_stream_of_unknown_size_needs_its_end(
+    art: pb_grpc.ArtifactServiceStub, run_id: str
+) -> None:
+    def stream(*tail: pb.UploadRequest) -> Iterator[pb.UploadRequest]:
+        yield pb.UploadRequest(header=pb.UploadHeader(scope=_scope(run_id), path="cut.bin"))
+        yield pb.UploadRequest(chunk=b"half of it")
+        yield from tail
+
+    # As a client that went away looks when gRPC shows its stream as finished.
+    code, details = _code(lambda: art.Upload(stream()))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "`end`" in details
+    end, more = pb.UploadRequest(end=pb.UploadEnd()), pb.UploadRequest(chunk=b"more")
+    code, details = _code(lambda: art.Upload(stream(end, more)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "nothing may follow" in details
+    assert _names(art, run_id) == []
+    assert art.Upload(stream(end)).file.size == len(b"half of it")
+    # An announced size is enough: the stream is whole when it has that many bytes.
+    assert _upload(art, run_id, "sized.bin", b"abc", size=3).file.size == 3
+
+
 def test_missing_things_are_not_found(art: pb_grpc.ArtifactServiceStub, run_id: str) -> None:
     code, _ = _code(lambda: _download(art, run_id, "nope.txt"))
     assert code == grpc.StatusCode.NOT_FOUND
@@ -159,6 +180,7 @@ def test_experiment_scope(
             [
                 pb.UploadRequest(header=pb.UploadHeader(scope=where, path="data.csv")),
                 pb.UploadRequest(chunk=b"a,b\n"),
+                pb.UploadRequest(end=pb.UploadEnd()),
             ]
         )
     )

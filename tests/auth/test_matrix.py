@@ -73,6 +73,7 @@ def world(secured: Secured) -> World:
                     )
                 ),
                 art_pb.UploadRequest(chunk=b"hello"),
+                art_pb.UploadRequest(end=art_pb.UploadEnd()),
             ]
         )
     )

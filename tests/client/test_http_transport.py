@@ -4,7 +4,9 @@ answers that are not the server's own."""
 
 from __future__ import annotations
 
+import http.server
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -17,7 +19,7 @@ from trackway.client import TrackwayClient
 from trackway.client.http_channel import HttpChannel
 from trackway.client.http_codec import status_from_json
 from trackway.client.http_log_session import columns_request
-from trackway.errors import NotFound, Unavailable
+from trackway.errors import FailedPrecondition, NotFound, Unavailable
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
 from trackway.gen.tracking.v1.metric_pb2 import MetricColumns
@@ -68,6 +70,37 @@ def test_a_connection_closed_while_idle_is_replaced(http_client: TrackwayClient)
     assert connection is not None and connection.sock is not None
     connection.sock.shutdown(socket.SHUT_RDWR)  # as a server's keep-alive timeout does
     assert http_client.get_experiment(eid).name == "idle"
+
+
+class _Redirector(http.server.BaseHTTPRequestHandler):
+    """An ingress that sends plain HTTP to HTTPS, as many do."""
+
+    def _answer(self) -> None:
+        self.send_response(308)
+        self.send_header("Location", f"https://example.com{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_a_redirect_is_not_followed_but_named() -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        uri = f"http://127.0.0.1:{server.server_address[1]}"
+        client = TrackwayClient(uri, retry_seconds=0)
+        with (
+            client,
+            pytest.raises(FailedPrecondition, match=r"redirect to https://example\.com/v1/"),
+        ):
+            client.create_experiment("moved")
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_a_path_prefix_is_kept(sqlite_server: RunningServer) -> None:

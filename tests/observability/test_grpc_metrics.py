@@ -147,6 +147,7 @@ def test_an_abandoned_download_ends_cancelled(
         yield apb.UploadRequest(header=apb.UploadHeader(scope=scope, path="big.bin"))
         for i in range(0, len(data), MiB):
             yield apb.UploadRequest(chunk=data[i : i + MiB])
+        yield apb.UploadRequest(end=apb.UploadEnd())
 
     art.Upload(upload())
     replies = art.Download(apb.DownloadRequest(scope=scope, path="big.bin"))
@@ -165,9 +166,9 @@ def test_an_abandoned_download_ends_cancelled(
     assert _handled(found, "Download", "CANCELLED", ARTIFACTS) == 1
     assert found.value("grpc_server_started_total", grpc_method="Download", **server_stream) == 1
     assert _in_flight(found) == 0
-    # Uploads are client streams: 1 header and 48 chunks in, 1 reply out.
+    # Uploads are client streams: 1 header, 48 chunks and the end in, 1 reply out.
     client_stream = {"grpc_type": "client_stream", "grpc_service": ARTIFACTS}
     assert found.value("grpc_server_msg_received_total", grpc_method="Upload", **client_stream) == (
-        49
+        50
     )
     assert found.value("grpc_server_msg_sent_total", grpc_method="Upload", **client_stream) == 1

@@ -99,6 +99,7 @@ def test_artifact_bytes_match_uploads_and_downloads(
         yield apb.UploadRequest(header=apb.UploadHeader(scope=scope, path="model.bin"))
         for i in range(0, len(data), 256 * 1024):
             yield apb.UploadRequest(chunk=data[i : i + 256 * 1024])
+        yield apb.UploadRequest(end=apb.UploadEnd())
 
     art.Upload(upload())
     request = apb.DownloadRequest(scope=scope, path="model.bin")

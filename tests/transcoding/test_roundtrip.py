@@ -5,7 +5,12 @@ keys too), page tokens, and the artifact bytes routes. What HTTP writes, gRPC re
 from __future__ import annotations
 
 import hashlib
+import logging
+import socket
+import time
 import uuid
+
+import pytest
 
 from tests.transcoding.conftest import Api
 from trackway.gen.registry.v1 import model_registry_service_pb2 as registry_pb
@@ -277,3 +282,29 @@ def test_resumable_session_over_http(api: Api) -> None:
     done = api.ok("PUT", f"/v1/uploadSessions/{session}", params={"offset": 4000}, data=data[4000:])
     assert done["complete"] is True
     assert api.call("GET", f"/v1/runs/{rid}/artifacts/big.bin").content == data
+
+
+def test_a_client_leaving_mid_upload_keeps_nothing_and_logs_one_line(
+    sqlite_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    rid = _run(sqlite_api, _experiment(sqlite_api))
+    host, port = sqlite_api.url.removeprefix("http://").split(":")
+    caplog.set_level(logging.INFO)
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            f"PUT /v1/runs/{rid}/artifacts/half.bin HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+            + b"10000\r\n"
+            + b"x" * 0x10000
+            + b"\r\n"
+        )
+        time.sleep(0.3)  # the server has taken the first chunk
+    deadline = time.monotonic() + 10
+    while not any("left mid-upload" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "the server did not notice the client leave"
+        time.sleep(0.05)
+    got = sqlite_api.call("GET", f"/v1/runs/{rid}/artifacts/half.bin")
+    assert got.status_code == 404, (len(got.content), got.headers)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+    ]

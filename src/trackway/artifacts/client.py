@@ -163,6 +163,7 @@ def _with_header(
     yield header
     for block in _file_chunks(source, offset, bar):
         yield pb.UploadRequest(chunk=block)
+    yield pb.UploadRequest(end=pb.UploadEnd())
 
 
 def upload_dir(

@@ -8,7 +8,7 @@ loop and typed errors are the same for both transports: a call becomes one HTTP 
 `google.rpc.Status`, as gRPC would.
 
 The streaming RPCs have no HTTP/JSON form. Their callers check `is_http` and take the
-HTTP way instead: the background logger sends LogBatch calls (`http_log_session`), and
+HTTP way instead: the background logger sends LogColumns calls (`http_log_session`), and
 artifacts move through the PUT and GET routes (`trackway.artifacts.http_transfer`).
 
 Connections are kept alive, one per thread (http.client connections are not
@@ -218,6 +218,14 @@ class HttpChannel:
             data = b""
         finally:
             response.close()
+        if 300 <= response.status < 400:
+            # Not followed: a redirect would resend writes and tokens somewhere unasked.
+            where = response.getheader("location", "(no Location header)")
+            raise rpc_error(
+                code_pb2.FAILED_PRECONDITION,
+                f"{self.target.uri} answers HTTP {response.status}, a redirect to {where}; "
+                "set the tracking URI to where the API is",
+            )
         raise HttpRpcError(http_codec.status_from_json(response.status, data))
 
     def _send(

@@ -23,14 +23,30 @@ def _file(info: FileInfo) -> artifact_pb2.FileInfo:
     return artifact_pb2.FileInfo(path=info.path, is_dir=info.is_dir, size=info.size)
 
 
-def _chunks(requests: Iterator[Any]) -> Iterator[bytes | memoryview]:
+def _chunks(requests: Iterator[Any], *, needs_end: bool) -> Iterator[bytes | memoryview]:
+    """The bytes of an Upload stream. With `needs_end` (no announced size), a stream that
+    stops without `end` raises: gRPC's server may show a cancelled stream as a finished
+    one, and storing what came would make a half-uploaded file visible."""
+    ended = False
     for request in requests:
+        if ended:
+            raise invalid("end", "nothing may follow `end`")
         if isinstance(request, memoryview):
             yield request
-        elif request.WhichOneof("kind") == "chunk":
+            continue
+        kind = request.WhichOneof("kind")
+        if kind == "chunk":
             yield request.chunk
+        elif kind == "end":
+            ended = True
         else:
             raise invalid("header", "only the first message of a stream may be a header")
+    if needs_end and not ended:
+        raise invalid(
+            "end",
+            "the stream stopped without `end` and its header announces no size, so the "
+            "client may have gone away and nothing is kept; announce `size` or end with `end`",
+        )
 
 
 def _upload_request(raw: bytes) -> pb.UploadRequest | memoryview:
@@ -88,13 +104,16 @@ class ArtifactServicer(pb_grpc.ArtifactServiceServicer):
         header = first.header
         if header.session_id:
             result = self._service.upload_to_session(
-                header.session_id, header.offset, _chunks(request_iterator), header.content_type
+                header.session_id,
+                header.offset,
+                _chunks(request_iterator, needs_end=False),
+                header.content_type,
             )
         else:
             result = self._service.upload(
                 _scope(header.scope),
                 header.path,
-                _chunks(request_iterator),
+                _chunks(request_iterator, needs_end=header.size == 0),
                 size=header.size,
                 expected_sha256=header.expected_sha256,
                 content_type=header.content_type,

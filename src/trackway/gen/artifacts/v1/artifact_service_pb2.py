@@ -27,7 +27,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from trackway.gen.artifacts.v1 import artifact_pb2 as trackway_dot_artifacts_dot_v1_dot_artifact__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,trackway/artifacts/v1/artifact_service.proto\x12\x15trackway.artifacts.v1\x1a\x1cgoogle/api/annotations.proto\x1a$trackway/artifacts/v1/artifact.proto\"\xb2\x01\n\x0cUploadHeader\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x17\n\x0f\x65xpected_sha256\x18\x05 \x01(\t\x12\x12\n\nsession_id\x18\x06 \x01(\t\x12\x0e\n\x06offset\x18\x07 \x01(\x03\"_\n\rUploadRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.trackway.artifacts.v1.UploadHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04kind\"z\n\x0eUploadResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x10\n\x08\x63omplete\x18\x03 \x01(\x08\x12\x17\n\x0f\x63ommitted_bytes\x18\x04 \x01(\x03\"\x86\x01\n\x1a\x43reateUploadSessionRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x17\n\x0f\x65xpected_sha256\x18\x04 \x01(\t\"1\n\x1b\x43reateUploadSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\"-\n\x17GetUploadSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"S\n\x18GetUploadSessionResponse\x12\x17\n\x0f\x63ommitted_bytes\x18\x01 \x01(\x03\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x03 \x01(\x08\"G\n\x10UploadFolderFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xpected_sha256\x18\x03 \x01(\t\"V\n\x11UploadFolderStart\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\"\xa2\x01\n\x13UploadFolderRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32(.trackway.artifacts.v1.UploadFolderStartH\x00\x12\x37\n\x04\x66ile\x18\x02 \x01(\x0b\x32\'.trackway.artifacts.v1.UploadFolderFileH\x00\x12\x0f\n\x05\x63hunk\x18\x03 \x01(\x0cH\x00\x42\x06\n\x04kind\"F\n\x14UploadFolderResponse\x12.\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\"t\n\x0f\x44ownloadRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0e\n\x06length\x18\x04 \x01(\x03\"/\n\x10\x44ownloadResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x03\"\x80\x01\n\x14ListArtifactsRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"r\n\x15ListArtifactsResponse\x12.\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08root_uri\x18\x03 \x01(\t\"X\n\x13StatArtifactRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\"E\n\x14StatArtifactResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\"Z\n\x15\x44\x65leteArtifactRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\"/\n\x16\x44\x65leteArtifactResponse\x12\x15\n\rdeleted_files\x18\x01 \x01(\x03\x32\x81\n\n\x0f\x41rtifactService\x12W\n\x06Upload\x12$.trackway.artifacts.v1.UploadRequest\x1a%.trackway.artifacts.v1.UploadResponse(\x01\x12\x9b\x01\n\x13\x43reateUploadSession\x12\x31.trackway.artifacts.v1.CreateUploadSessionRequest\x1a\x32.trackway.artifacts.v1.CreateUploadSessionResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/uploadSessions:\x01*\x12\x9f\x01\n\x10GetUploadSession\x12..trackway.artifacts.v1.GetUploadSessionRequest\x1a/.trackway.artifacts.v1.GetUploadSessionResponse\"*\x90\x02\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1/uploadSessions/{session_id}\x12i\n\x0cUploadFolder\x12*.trackway.artifacts.v1.UploadFolderRequest\x1a+.trackway.artifacts.v1.UploadFolderResponse(\x01\x12\x62\n\x08\x44ownload\x12&.trackway.artifacts.v1.DownloadRequest\x1a\'.trackway.artifacts.v1.DownloadResponse\"\x03\x90\x02\x01\x30\x01\x12\xcb\x01\n\rListArtifacts\x12+.trackway.artifacts.v1.ListArtifactsRequest\x1a,.trackway.artifacts.v1.ListArtifactsResponse\"_\x90\x02\x01\x82\xd3\xe4\x93\x02V\x12!/v1/runs/{scope.run_id}/artifactsZ1\x12//v1/experiments/{scope.experiment_id}/artifacts\x12\xd2\x01\n\x0cStatArtifact\x12*.trackway.artifacts.v1.StatArtifactRequest\x1a+.trackway.artifacts.v1.StatArtifactResponse\"i\x90\x02\x01\x82\xd3\xe4\x93\x02`\x12&/v1/runs/{scope.run_id}/artifacts:statZ6\x12\x34/v1/experiments/{scope.experiment_id}/artifacts:stat\x12\xe2\x01\n\x0e\x44\x65leteArtifact\x12,.trackway.artifacts.v1.DeleteArtifactRequest\x1a-.trackway.artifacts.v1.DeleteArtifactResponse\"s\x90\x02\x02\x82\xd3\xe4\x93\x02j*+/v1/runs/{scope.run_id}/artifacts/{path=**}Z;*9/v1/experiments/{scope.experiment_id}/artifacts/{path=**}B\x1d\n\x19\x64\x65v.trackway.artifacts.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,trackway/artifacts/v1/artifact_service.proto\x12\x15trackway.artifacts.v1\x1a\x1cgoogle/api/annotations.proto\x1a$trackway/artifacts/v1/artifact.proto\"\xb2\x01\n\x0cUploadHeader\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x17\n\x0f\x65xpected_sha256\x18\x05 \x01(\t\x12\x12\n\nsession_id\x18\x06 \x01(\t\x12\x0e\n\x06offset\x18\x07 \x01(\x03\"\x90\x01\n\rUploadRequest\x12\x35\n\x06header\x18\x01 \x01(\x0b\x32#.trackway.artifacts.v1.UploadHeaderH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x12/\n\x03\x65nd\x18\x03 \x01(\x0b\x32 .trackway.artifacts.v1.UploadEndH\x00\x42\x06\n\x04kind\"\x0b\n\tUploadEnd\"z\n\x0eUploadResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x10\n\x08\x63omplete\x18\x03 \x01(\x08\x12\x17\n\x0f\x63ommitted_bytes\x18\x04 \x01(\x03\"\x86\x01\n\x1a\x43reateUploadSessionRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x17\n\x0f\x65xpected_sha256\x18\x04 \x01(\t\"1\n\x1b\x43reateUploadSessionResponse\x12\x12\n\nsession_id\x18\x01 \x01(\t\"-\n\x17GetUploadSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"S\n\x18GetUploadSessionResponse\x12\x17\n\x0f\x63ommitted_bytes\x18\x01 \x01(\x03\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x03 \x01(\x08\"G\n\x10UploadFolderFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x17\n\x0f\x65xpected_sha256\x18\x03 \x01(\t\"V\n\x11UploadFolderStart\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\"\xa2\x01\n\x13UploadFolderRequest\x12\x39\n\x05start\x18\x01 \x01(\x0b\x32(.trackway.artifacts.v1.UploadFolderStartH\x00\x12\x37\n\x04\x66ile\x18\x02 \x01(\x0b\x32\'.trackway.artifacts.v1.UploadFolderFileH\x00\x12\x0f\n\x05\x63hunk\x18\x03 \x01(\x0cH\x00\x42\x06\n\x04kind\"F\n\x14UploadFolderResponse\x12.\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\"t\n\x0f\x44ownloadRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0e\n\x06offset\x18\x03 \x01(\x03\x12\x0e\n\x06length\x18\x04 \x01(\x03\"/\n\x10\x44ownloadResponse\x12\r\n\x05\x63hunk\x18\x01 \x01(\x0c\x12\x0c\n\x04size\x18\x02 \x01(\x03\"\x80\x01\n\x14ListArtifactsRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"r\n\x15ListArtifactsResponse\x12.\n\x05\x66iles\x18\x01 \x03(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x10\n\x08root_uri\x18\x03 \x01(\t\"X\n\x13StatArtifactRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\"E\n\x14StatArtifactResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.trackway.artifacts.v1.FileInfo\"Z\n\x15\x44\x65leteArtifactRequest\x12\x33\n\x05scope\x18\x01 \x01(\x0b\x32$.trackway.artifacts.v1.ArtifactScope\x12\x0c\n\x04path\x18\x02 \x01(\t\"/\n\x16\x44\x65leteArtifactResponse\x12\x15\n\rdeleted_files\x18\x01 \x01(\x03\x32\x81\n\n\x0f\x41rtifactService\x12W\n\x06Upload\x12$.trackway.artifacts.v1.UploadRequest\x1a%.trackway.artifacts.v1.UploadResponse(\x01\x12\x9b\x01\n\x13\x43reateUploadSession\x12\x31.trackway.artifacts.v1.CreateUploadSessionRequest\x1a\x32.trackway.artifacts.v1.CreateUploadSessionResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/v1/uploadSessions:\x01*\x12\x9f\x01\n\x10GetUploadSession\x12..trackway.artifacts.v1.GetUploadSessionRequest\x1a/.trackway.artifacts.v1.GetUploadSessionResponse\"*\x90\x02\x01\x82\xd3\xe4\x93\x02!\x12\x1f/v1/uploadSessions/{session_id}\x12i\n\x0cUploadFolder\x12*.trackway.artifacts.v1.UploadFolderRequest\x1a+.trackway.artifacts.v1.UploadFolderResponse(\x01\x12\x62\n\x08\x44ownload\x12&.trackway.artifacts.v1.DownloadRequest\x1a\'.trackway.artifacts.v1.DownloadResponse\"\x03\x90\x02\x01\x30\x01\x12\xcb\x01\n\rListArtifacts\x12+.trackway.artifacts.v1.ListArtifactsRequest\x1a,.trackway.artifacts.v1.ListArtifactsResponse\"_\x90\x02\x01\x82\xd3\xe4\x93\x02V\x12!/v1/runs/{scope.run_id}/artifactsZ1\x12//v1/experiments/{scope.experiment_id}/artifacts\x12\xd2\x01\n\x0cStatArtifact\x12*.trackway.artifacts.v1.StatArtifactRequest\x1a+.trackway.artifacts.v1.StatArtifactResponse\"i\x90\x02\x01\x82\xd3\xe4\x93\x02`\x12&/v1/runs/{scope.run_id}/artifacts:statZ6\x12\x34/v1/experiments/{scope.experiment_id}/artifacts:stat\x12\xe2\x01\n\x0e\x44\x65leteArtifact\x12,.trackway.artifacts.v1.DeleteArtifactRequest\x1a-.trackway.artifacts.v1.DeleteArtifactResponse\"s\x90\x02\x02\x82\xd3\xe4\x93\x02j*+/v1/runs/{scope.run_id}/artifacts/{path=**}Z;*9/v1/experiments/{scope.experiment_id}/artifacts/{path=**}B\x1d\n\x19\x64\x65v.trackway.artifacts.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,42 +49,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTIFACTSERVICE'].methods_by_name['DeleteArtifact']._serialized_options = b'\220\002\002\202\323\344\223\002j*+/v1/runs/{scope.run_id}/artifacts/{path=**}Z;*9/v1/experiments/{scope.experiment_id}/artifacts/{path=**}'
   _globals['_UPLOADHEADER']._serialized_start=140
   _globals['_UPLOADHEADER']._serialized_end=318
-  _globals['_UPLOADREQUEST']._serialized_start=320
-  _globals['_UPLOADREQUEST']._serialized_end=415
-  _globals['_UPLOADRESPONSE']._serialized_start=417
-  _globals['_UPLOADRESPONSE']._serialized_end=539
-  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_start=542
-  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_end=676
-  _globals['_CREATEUPLOADSESSIONRESPONSE']._serialized_start=678
-  _globals['_CREATEUPLOADSESSIONRESPONSE']._serialized_end=727
-  _globals['_GETUPLOADSESSIONREQUEST']._serialized_start=729
-  _globals['_GETUPLOADSESSIONREQUEST']._serialized_end=774
-  _globals['_GETUPLOADSESSIONRESPONSE']._serialized_start=776
-  _globals['_GETUPLOADSESSIONRESPONSE']._serialized_end=859
-  _globals['_UPLOADFOLDERFILE']._serialized_start=861
-  _globals['_UPLOADFOLDERFILE']._serialized_end=932
-  _globals['_UPLOADFOLDERSTART']._serialized_start=934
-  _globals['_UPLOADFOLDERSTART']._serialized_end=1020
-  _globals['_UPLOADFOLDERREQUEST']._serialized_start=1023
-  _globals['_UPLOADFOLDERREQUEST']._serialized_end=1185
-  _globals['_UPLOADFOLDERRESPONSE']._serialized_start=1187
-  _globals['_UPLOADFOLDERRESPONSE']._serialized_end=1257
-  _globals['_DOWNLOADREQUEST']._serialized_start=1259
-  _globals['_DOWNLOADREQUEST']._serialized_end=1375
-  _globals['_DOWNLOADRESPONSE']._serialized_start=1377
-  _globals['_DOWNLOADRESPONSE']._serialized_end=1424
-  _globals['_LISTARTIFACTSREQUEST']._serialized_start=1427
-  _globals['_LISTARTIFACTSREQUEST']._serialized_end=1555
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=1557
-  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=1671
-  _globals['_STATARTIFACTREQUEST']._serialized_start=1673
-  _globals['_STATARTIFACTREQUEST']._serialized_end=1761
-  _globals['_STATARTIFACTRESPONSE']._serialized_start=1763
-  _globals['_STATARTIFACTRESPONSE']._serialized_end=1832
-  _globals['_DELETEARTIFACTREQUEST']._serialized_start=1834
-  _globals['_DELETEARTIFACTREQUEST']._serialized_end=1924
-  _globals['_DELETEARTIFACTRESPONSE']._serialized_start=1926
-  _globals['_DELETEARTIFACTRESPONSE']._serialized_end=1973
-  _globals['_ARTIFACTSERVICE']._serialized_start=1976
-  _globals['_ARTIFACTSERVICE']._serialized_end=3257
+  _globals['_UPLOADREQUEST']._serialized_start=321
+  _globals['_UPLOADREQUEST']._serialized_end=465
+  _globals['_UPLOADEND']._serialized_start=467
+  _globals['_UPLOADEND']._serialized_end=478
+  _globals['_UPLOADRESPONSE']._serialized_start=480
+  _globals['_UPLOADRESPONSE']._serialized_end=602
+  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_start=605
+  _globals['_CREATEUPLOADSESSIONREQUEST']._serialized_end=739
+  _globals['_CREATEUPLOADSESSIONRESPONSE']._serialized_start=741
+  _globals['_CREATEUPLOADSESSIONRESPONSE']._serialized_end=790
+  _globals['_GETUPLOADSESSIONREQUEST']._serialized_start=792
+  _globals['_GETUPLOADSESSIONREQUEST']._serialized_end=837
+  _globals['_GETUPLOADSESSIONRESPONSE']._serialized_start=839
+  _globals['_GETUPLOADSESSIONRESPONSE']._serialized_end=922
+  _globals['_UPLOADFOLDERFILE']._serialized_start=924
+  _globals['_UPLOADFOLDERFILE']._serialized_end=995
+  _globals['_UPLOADFOLDERSTART']._serialized_start=997
+  _globals['_UPLOADFOLDERSTART']._serialized_end=1083
+  _globals['_UPLOADFOLDERREQUEST']._serialized_start=1086
+  _globals['_UPLOADFOLDERREQUEST']._serialized_end=1248
+  _globals['_UPLOADFOLDERRESPONSE']._serialized_start=1250
+  _globals['_UPLOADFOLDERRESPONSE']._serialized_end=1320
+  _globals['_DOWNLOADREQUEST']._serialized_start=1322
+  _globals['_DOWNLOADREQUEST']._serialized_end=1438
+  _globals['_DOWNLOADRESPONSE']._serialized_start=1440
+  _globals['_DOWNLOADRESPONSE']._serialized_end=1487
+  _globals['_LISTARTIFACTSREQUEST']._serialized_start=1490
+  _globals['_LISTARTIFACTSREQUEST']._serialized_end=1618
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=1620
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=1734
+  _globals['_STATARTIFACTREQUEST']._serialized_start=1736
+  _globals['_STATARTIFACTREQUEST']._serialized_end=1824
+  _globals['_STATARTIFACTRESPONSE']._serialized_start=1826
+  _globals['_STATARTIFACTRESPONSE']._serialized_end=1895
+  _globals['_DELETEARTIFACTREQUEST']._serialized_start=1897
+  _globals['_DELETEARTIFACTREQUEST']._serialized_end=1987
+  _globals['_DELETEARTIFACTRESPONSE']._serialized_start=1989
+  _globals['_DELETEARTIFACTRESPONSE']._serialized_end=2036
+  _globals['_ARTIFACTSERVICE']._serialized_start=2039
+  _globals['_ARTIFACTSERVICE']._serialized_end=3320
 # @@protoc_insertion_point(module_scope)

@@ -28,12 +28,18 @@ class UploadHeader(_message.Message):
     def __init__(self, scope: _Optional[_Union[_artifact_pb2.ArtifactScope, _Mapping]] = ..., path: _Optional[str] = ..., size: _Optional[int] = ..., content_type: _Optional[str] = ..., expected_sha256: _Optional[str] = ..., session_id: _Optional[str] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class UploadRequest(_message.Message):
-    __slots__ = ("header", "chunk")
+    __slots__ = ("header", "chunk", "end")
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
     header: UploadHeader
     chunk: bytes
-    def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
+    end: UploadEnd
+    def __init__(self, header: _Optional[_Union[UploadHeader, _Mapping]] = ..., chunk: _Optional[bytes] = ..., end: _Optional[_Union[UploadEnd, _Mapping]] = ...) -> None: ...
+
+class UploadEnd(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
 
 class UploadResponse(_message.Message):
     __slots__ = ("file", "sha256", "complete", "committed_bytes")

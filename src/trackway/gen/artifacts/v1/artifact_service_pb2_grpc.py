@@ -124,7 +124,10 @@ class ArtifactServiceServicer:
 
     def Upload(self, request_iterator, context):
         """Uploads one file. The first message is the header, the rest are chunks (at
-        most 4 MiB each). Without a session, the stream must carry the whole file.
+        most 4 MiB each). Without a session, the stream must carry the whole file,
+        and end with an `end` message unless the header announces its `size`: a
+        stream that stops without either is taken for a client that went away
+        (which gRPC cannot always tell from a finished stream), and nothing is kept.
         With a session from CreateUploadSession, the stream continues at the
         session's committed offset, and the file is committed when the session's
         size is reached; a stream that ends earlier keeps what it sent for a later

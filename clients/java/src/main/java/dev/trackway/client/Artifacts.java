@@ -11,6 +11,7 @@ import dev.trackway.artifacts.v1.ListArtifactsRequest;
 import dev.trackway.artifacts.v1.ListArtifactsResponse;
 import dev.trackway.artifacts.v1.StatArtifactRequest;
 import dev.trackway.artifacts.v1.UploadHeader;
+import dev.trackway.artifacts.v1.UploadEnd;
 import dev.trackway.artifacts.v1.UploadRequest;
 import dev.trackway.artifacts.v1.UploadResponse;
 import io.grpc.Context;
@@ -41,9 +42,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * whatever the size. Paths are relative to the scope's root and use {@code /}.
  *
  * <p>Uploads become visible only once complete and verified. Downloads resume from the bytes
- * already written when the connection breaks. Over an http(s) tracking URI the bytes go through
- * the server's PUT and GET routes instead of the streaming RPCs, with the same behaviour (see
- * {@link HttpArtifacts}).
+ * already written when the connection breaks. Over an http(s) tracking URI the bytes go through the
+ * server's PUT and GET routes instead of the streaming RPCs, with the same behaviour (see {@link
+ * HttpArtifacts}).
  */
 public final class Artifacts {
   /** Bytes per upload message; the server takes at most 4 MiB. */
@@ -58,7 +59,8 @@ public final class Artifacts {
   Artifacts(Calls calls, ArtifactScope scope) {
     this.calls = calls;
     this.scope = scope;
-    this.http = calls.managed instanceof HttpChannel channel ? new HttpArtifacts(channel, scope) : null;
+    this.http =
+        calls.managed instanceof HttpChannel channel ? new HttpArtifacts(channel, scope) : null;
   }
 
   static ArtifactScope runScope(String runId) {
@@ -261,6 +263,10 @@ public final class Artifacts {
         awaitReady(requests, ready, result);
         requests.onNext(
             UploadRequest.newBuilder().setChunk(ByteString.copyFrom(buffer, 0, n)).build());
+      }
+      if (!result.isDone()) {
+        // The file is whole: without this, a stream of unknown size is not stored.
+        requests.onNext(UploadRequest.newBuilder().setEnd(UploadEnd.getDefaultInstance()).build());
       }
       requests.onCompleted();
     } catch (IOException | RuntimeException | InterruptedException e) {

@@ -26,9 +26,9 @@ import java.nio.file.Path;
  * </pre>
  *
  * (and the same below {@code /v1/experiments/{experiment_id}}). Bodies stream from and to the
- * caller's files and streams, never held in memory. Failures are StatusRuntimeExceptions, as
- * over gRPC, so that {@link Calls#call} retries what may be retried; IOExceptions of the caller's
- * own streams travel as UncheckedIOException.
+ * caller's files and streams, never held in memory. Failures are StatusRuntimeExceptions, as over
+ * gRPC, so that {@link Calls#call} retries what may be retried; IOExceptions of the caller's own
+ * streams travel as UncheckedIOException.
  */
 final class HttpArtifacts {
   static final String SHA256_HEADER = "x-trackway-sha256";
@@ -148,7 +148,8 @@ final class HttpArtifacts {
     }
     if (expected >= 0 && got != expected) {
       throw Status.UNAVAILABLE
-          .withDescription(path + ": the download broke off at " + got + " of " + expected + " bytes")
+          .withDescription(
+              path + ": the download broke off at " + got + " of " + expected + " bytes")
           .asRuntimeException();
     }
   }

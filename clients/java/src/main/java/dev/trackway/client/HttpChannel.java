@@ -31,11 +31,11 @@ import javax.net.ssl.TrustManagerFactory;
  * A gRPC channel that speaks the server's HTTP/JSON API: each unary call becomes one HTTP request
  * by the RPC's {@code google.api.http} rule ({@link HttpRules}), so the generated blocking stubs,
  * the client's interceptors, retry loop and typed errors work as they do over gRPC. Failures come
- * back as the same statuses: the server's {@code google.rpc.Status}, UNAVAILABLE when it cannot
- * be reached, DEADLINE_EXCEEDED when the call's deadline passes.
+ * back as the same statuses: the server's {@code google.rpc.Status}, UNAVAILABLE when it cannot be
+ * reached, DEADLINE_EXCEEDED when the call's deadline passes.
  *
- * <p>Streaming RPCs have no HTTP form and fail with UNIMPLEMENTED; their callers take the HTTP
- * way instead ({@link HttpLogSession}, {@link HttpArtifacts}), with {@link #send} and {@link
+ * <p>Streaming RPCs have no HTTP form and fail with UNIMPLEMENTED; their callers take the HTTP way
+ * instead ({@link HttpLogSession}, {@link HttpArtifacts}), with {@link #send} and {@link
  * #newRequest}. Requests go over HTTP/1.1 with the JDK's {@link HttpClient}, keeping connections
  * alive; TLS for https URIs, with the JDK's trusted CAs or the builder's certificates.
  */
@@ -57,7 +57,8 @@ final class HttpChannel extends ManagedChannel {
     HttpClient.Builder builder =
         HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(connect.isZero() || connect.isNegative() ? Duration.ofSeconds(10) : connect)
+            .connectTimeout(
+                connect.isZero() || connect.isNegative() ? Duration.ofSeconds(10) : connect)
             .followRedirects(HttpClient.Redirect.NEVER);
     if (target.tls()) {
       builder.sslContext(sslContext(trustCertificates));
@@ -166,7 +167,8 @@ final class HttpChannel extends ManagedChannel {
       if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX) || key.startsWith("grpc-")) {
         continue;
       }
-      Iterable<String> values = headers.getAll(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER));
+      Iterable<String> values =
+          headers.getAll(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER));
       if (values == null) {
         continue;
       }

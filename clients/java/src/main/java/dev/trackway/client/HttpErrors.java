@@ -68,8 +68,7 @@ final class HttpErrors {
       case 409 -> io.grpc.Status.Code.ABORTED;
       case 429, 502, 503 -> io.grpc.Status.Code.UNAVAILABLE;
       case 504 -> io.grpc.Status.Code.DEADLINE_EXCEEDED;
-      default ->
-          httpStatus >= 500 ? io.grpc.Status.Code.INTERNAL : io.grpc.Status.Code.UNKNOWN;
+      default -> httpStatus >= 500 ? io.grpc.Status.Code.INTERNAL : io.grpc.Status.Code.UNKNOWN;
     };
   }
 
@@ -93,7 +92,8 @@ final class HttpErrors {
     } else if (cause instanceof ConnectException) {
       status = io.grpc.Status.UNAVAILABLE.withDescription("cannot connect: " + describe(cause));
     } else if (cause instanceof IOException) {
-      status = io.grpc.Status.UNAVAILABLE.withDescription("the connection broke: " + describe(cause));
+      status =
+          io.grpc.Status.UNAVAILABLE.withDescription("the connection broke: " + describe(cause));
     } else {
       status = io.grpc.Status.INTERNAL.withDescription("the HTTP call failed: " + describe(cause));
     }

@@ -16,12 +16,12 @@ import java.util.concurrent.TimeUnit;
  * call (the same columns and limits, applied atomically), sent one after the other by a thread of
  * its own and acknowledged once its call succeeded.
  *
- * <p>Exactly-once holds another way than on a stream: a call's {@code request_id} is the writer
- * id and the batch's serial, which stays the same for the batch's life (unlike its seq), so the
- * server does not apply a resent batch twice. A session knows nothing the server committed before
- * it, so it opens with a last committed seq of 0 and the logger resends everything unacknowledged;
- * the request ids make that harmless. A failed call ends the session with its error, as a broken
- * stream does: the logger then reconnects, or drops the refused batch (the oldest in flight).
+ * <p>Exactly-once holds another way than on a stream: a call's {@code request_id} is the writer id
+ * and the batch's serial, which stays the same for the batch's life (unlike its seq), so the server
+ * does not apply a resent batch twice. A session knows nothing the server committed before it, so
+ * it opens with a last committed seq of 0 and the logger resends everything unacknowledged; the
+ * request ids make that harmless. A failed call ends the session with its error, as a broken stream
+ * does: the logger then reconnects, or drops the refused batch (the oldest in flight).
  */
 final class HttpLogSession implements LogSession {
   /** Says that nothing more is sent. */
@@ -132,6 +132,8 @@ final class HttpLogSession implements LogSession {
   }
 
   private static StatusRuntimeException cancelledError() {
-    return Status.CANCELLED.withDescription("the metric logger abandoned the session").asRuntimeException();
+    return Status.CANCELLED
+        .withDescription("the metric logger abandoned the session")
+        .asRuntimeException();
   }
 }

@@ -25,10 +25,10 @@ import java.util.TreeSet;
  *
  * <p>The path's {@code {field}} variables are filled from the message, each percent-encoded as one
  * segment (a {@code {field=**}} variable keeps its {@code /}). With {@code body: "*"} the whole
- * message goes as proto3 JSON (the server lets the path win); without a body every other field
- * that is set goes in the query string ({@code a.b=v} for nested messages, one parameter per item
- * of a repeated field). An RPC with {@code additional_bindings} (one path per artifact scope, say)
- * takes the first binding whose path fields the message sets.
+ * message goes as proto3 JSON (the server lets the path win); without a body every other field that
+ * is set goes in the query string ({@code a.b=v} for nested messages, one parameter per item of a
+ * repeated field). An RPC with {@code additional_bindings} (one path per artifact scope, say) takes
+ * the first binding whose path fields the message sets.
  */
 final class HttpRules {
   private static final JsonFormat.Printer JSON =
@@ -120,8 +120,7 @@ final class HttpRules {
     byte[] bytes = null;
     if (!body.isEmpty()) {
       FieldDescriptor field = message.getDescriptorForType().findFieldByName(body);
-      bytes =
-          message.hasField(field) ? json((Message) message.getField(field)) : "{}".getBytes();
+      bytes = message.hasField(field) ? json((Message) message.getField(field)) : "{}".getBytes();
       bound.add(body);
     }
     List<String> query = new ArrayList<>();
@@ -130,7 +129,8 @@ final class HttpRules {
         flatten(entry.getKey().getJsonName(), entry.getKey(), entry.getValue(), query);
       }
     }
-    return new Request(method, query.isEmpty() ? path : path + "?" + String.join("&", query), bytes);
+    return new Request(
+        method, query.isEmpty() ? path : path + "?" + String.join("&", query), bytes);
   }
 
   /** The template with its variables filled in; their top-level fields go into {@code bound}. */

@@ -20,9 +20,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One unary call over HTTP: the request message is sent when the caller half-closes, and the
- * answer (or the error) is delivered to the listener on the call's executor, as gRPC does, so
- * that blocking, future and async stubs all work.
+ * One unary call over HTTP: the request message is sent when the caller half-closes, and the answer
+ * (or the error) is delivered to the listener on the call's executor, as gRPC does, so that
+ * blocking, future and async stubs all work.
  */
 final class HttpUnaryCall<Q, R> extends ClientCall<Q, R> {
   private static final JsonFormat.Parser JSON = JsonFormat.parser().ignoringUnknownFields();
@@ -83,7 +83,8 @@ final class HttpUnaryCall<Q, R> extends ClientCall<Q, R> {
     if (deadline != null) {
       long nanos = deadline.timeRemaining(TimeUnit.NANOSECONDS);
       if (nanos <= 0) {
-        finish(Status.DEADLINE_EXCEEDED.withDescription("the deadline passed").asRuntimeException());
+        finish(
+            Status.DEADLINE_EXCEEDED.withDescription("the deadline passed").asRuntimeException());
         return;
       }
       request.timeout(Duration.ofNanos(nanos));
@@ -144,8 +145,11 @@ final class HttpUnaryCall<Q, R> extends ClientCall<Q, R> {
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       finish(
           Status.INTERNAL
-              .withDescription("the server's answer is not a " + method.getFullMethodName()
-                  + " response: " + e.getMessage())
+              .withDescription(
+                  "the server's answer is not a "
+                      + method.getFullMethodName()
+                      + " response: "
+                      + e.getMessage())
               .withCause(e)
               .asRuntimeException());
       return;
@@ -164,7 +168,8 @@ final class HttpUnaryCall<Q, R> extends ClientCall<Q, R> {
 
   @SuppressWarnings("unchecked")
   private R parse(byte[] body) throws InvalidProtocolBufferException {
-    if (!(method.getResponseMarshaller() instanceof MethodDescriptor.PrototypeMarshaller<?> proto)) {
+    if (!(method.getResponseMarshaller()
+        instanceof MethodDescriptor.PrototypeMarshaller<?> proto)) {
       throw new IllegalStateException(method.getFullMethodName() + " has no protobuf marshaller");
     }
     Message.Builder builder = ((Message) proto.getMessagePrototype()).newBuilderForType();

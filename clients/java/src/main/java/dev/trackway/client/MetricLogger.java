@@ -36,8 +36,8 @@ import java.util.regex.Pattern;
  * windowPoints} points unacknowledged. Batches are numbered per writer (a fresh UUID per logger).
  *
  * <p>Over an http(s) tracking URI, where LogStream has no form, each batch is one LogColumns call
- * instead, sent in order, with a request_id made of the writer id and the batch's number, so that
- * a resent batch is not applied twice either (see {@link HttpLogSession}).
+ * instead, sent in order, with a request_id made of the writer id and the batch's number, so that a
+ * resent batch is not applied twice either (see {@link HttpLogSession}).
  *
  * <p>Failures: a broken stream makes the sender reconnect with backoff and resend whatever the
  * server's {@code last_committed_seq} says it does not hold; the server's per-writer sequence check
@@ -229,6 +229,13 @@ public final class MetricLogger implements AutoCloseable {
   private final Set<String> checkedRuns = ConcurrentHashMap.newKeySet();
   private final Set<String> checkedKeys = ConcurrentHashMap.newKeySet();
   private volatile LogSession session;
+
+  /** Whether the current session has had an ack: only then does the reconnect backoff reset. */
+  private volatile boolean progressed;
+
+  /** The broken session after which the sender last paused, so that it pauses once for it. */
+  private LogSession pausedAfter;
+
   private volatile boolean closed;
   private volatile boolean stopped;
 
@@ -459,13 +466,21 @@ public final class MetricLogger implements AutoCloseable {
         }
         LogSession current = session;
         if (current == null || current.isEnded()) {
-          if (!open(taken)) {
+          if (progressed) {
+            backoff = MIN_BACKOFF_MILLIS;
+          }
+          // An HTTP session opens without a round trip, so a server that is down shows only as
+          // a session that broke before any ack: pause then too, or the sender would spin.
+          boolean fruitless = brokeFruitlessly(current);
+          // Reset before the open, so that no ack of the new session can come before it.
+          progressed = false;
+          if (fruitless || !open(taken)) {
+            pausedAfter = current;
             long pause = Math.min(backoff, options.maxBackoff().toMillis());
             Thread.sleep((long) (pause * (0.5 + ThreadLocalRandom.current().nextDouble())));
             backoff = pause * 2;
             continue;
           }
-          backoff = MIN_BACKOFF_MILLIS;
           current = session;
         }
         if (taken.isEmpty() || !inflight.awaitRoom(options.windowPoints(), 100)) {
@@ -480,6 +495,14 @@ public final class MetricLogger implements AutoCloseable {
     } finally {
       shutdown();
     }
+  }
+
+  private boolean brokeFruitlessly(LogSession ended) {
+    return ended != null
+        && ended != pausedAfter
+        && !progressed
+        && ended.error() != null
+        && RECONNECT.contains(Status.fromThrowable(ended.error()).getCode());
   }
 
   /** Adds to {@code taken} until a batch's worth of points, a flush, or the linger passes. */
@@ -603,6 +626,7 @@ public final class MetricLogger implements AutoCloseable {
     public void onAck(LogSession from, long seq) {
       if (from == session) {
         inflight.ack(seq);
+        progressed = true;
       }
     }
 

@@ -22,6 +22,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,8 +35,8 @@ class ArtifactsTest {
   @TempDir Path tmp;
 
   @BeforeAll
-  static void connect(TrackwayServer server) {
-    client = server.client().build();
+  static void connect(TrackwayServer server, TestInfo test) {
+    client = OverHttp.builder(server, test).build();
     experimentId = client.createExperiment(TrackingTest.unique("artifacts")).getExperimentId();
   }
 

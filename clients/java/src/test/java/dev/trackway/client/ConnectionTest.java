@@ -36,7 +36,7 @@ class ConnectionTest {
     assertEquals(new Target("::1", 9, false), Target.parse("[::1]:9"));
     assertEquals("[::1]:9", Target.parse("grpc://[::1]:9").address());
     assertEquals("grpcs://h:1", Target.parse("GRPCS://h:1").toString());
-    for (String bad : List.of("", "http://h:5000", "ftp://h", "grpc://h:1/path", "grpc://u@h:1")) {
+    for (String bad : List.of("", "ftp://h", "grpc://h:1/path", "grpc://u@h:1", "grpc://h:1?a=b")) {
       InvalidArgumentException refused =
           assertThrows(InvalidArgumentException.class, () -> Target.parse(bad), bad);
       assertTrue(refused.getMessage().startsWith("tracking URI"), refused.getMessage());

@@ -17,6 +17,7 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Server errors become typed exceptions with the server's message, reason and details. */
@@ -25,8 +26,8 @@ class ErrorsTest {
   private static TrackwayClient client;
 
   @BeforeAll
-  static void connect(TrackwayServer server) {
-    client = server.client().build();
+  static void connect(TrackwayServer server, TestInfo test) {
+    client = OverHttp.builder(server, test).build();
   }
 
   @AfterAll

@@ -15,19 +15,25 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The background logger over LogStream, against a live server. */
 @ExtendWith(TrackwayServerExtension.class)
 class MetricLoggerTest {
   private static final String MISSING_RUN = "0123456789abcdef0123456789abcdef";
-  private static TrackwayClient client;
+  static TrackwayClient client;
   private static String experimentId;
 
   @BeforeAll
-  static void connect(TrackwayServer server) {
-    client = server.client().build();
+  static void connect(TrackwayServer server, TestInfo test) {
+    client = OverHttp.builder(server, test).build();
     experimentId = client.createExperiment(TrackingTest.unique("logger")).getExperimentId();
+  }
+
+  /** A client of {@code server} over the transport under test. */
+  TrackwayClient.Builder builder(TrackwayServer server) {
+    return this instanceof OverHttp ? server.httpClient() : server.client();
   }
 
   @AfterAll
@@ -42,7 +48,7 @@ class MetricLoggerTest {
   }
 
   /** Every step 0..n-1 exactly once, with its value and timestamp. */
-  private static void assertSeries(TrackwayClient reader, String runId, String key, int n) {
+  static void assertSeries(TrackwayClient reader, String runId, String key, int n) {
     List<MetricPoint> points = reader.getMetricHistory(runId, key);
     assertEquals(n, points.size(), "points of " + key);
     for (int i = 0; i < n; i++) {
@@ -193,7 +199,7 @@ class MetricLoggerTest {
   @Test
   void closingTheClientDrainsItsLoggers(TrackwayServer server) {
     String runId = newRun();
-    TrackwayClient own = server.client().build();
+    TrackwayClient own = builder(server).build();
     MetricLogger logger = own.newMetricLogger();
     for (int i = 0; i < 1_000; i++) {
       logger.logMetric(runId, "loss", 1.0 / (i + 1), i, 1_700_000_000_000L + i);
@@ -206,7 +212,7 @@ class MetricLoggerTest {
   @Test
   void aServerCrashLosesAndDuplicatesNothing() {
     try (TrackwayServer server = TrackwayServer.start();
-        TrackwayClient own = server.client().retryFor(Duration.ofSeconds(30)).build()) {
+        TrackwayClient own = builder(server).retryFor(Duration.ofSeconds(30)).build()) {
       String exp = own.createExperiment("crash").getExperimentId();
       String runId = own.createRun(exp).getInfo().getRunId();
       MetricLogger logger = own.newMetricLogger(MetricLogger.Options.defaults().batchPoints(1_000));
@@ -236,7 +242,7 @@ class MetricLoggerTest {
     // Kill the server while batches are in flight: some were committed without their ack
     // reaching us; the new stream's last_committed_seq says which, and only the rest go again.
     try (TrackwayServer server = TrackwayServer.start();
-        TrackwayClient own = server.client().build()) {
+        TrackwayClient own = builder(server).build()) {
       String exp = own.createExperiment("resend").getExperimentId();
       String runId = own.createRun(exp).getInfo().getRunId();
       MetricLogger logger =
@@ -274,7 +280,7 @@ class MetricLoggerTest {
   @Test
   void closeSaysWhatItCouldNotDeliver() {
     try (TrackwayServer server = TrackwayServer.start();
-        TrackwayClient own = server.client().build()) {
+        TrackwayClient own = builder(server).build()) {
       String exp = own.createExperiment("down").getExperimentId();
       String runId = own.createRun(exp).getInfo().getRunId();
       MetricLogger logger =

@@ -18,6 +18,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The model registry flow against a live server. */
@@ -29,8 +30,8 @@ class RegistryTest {
   private static String artifactUri;
 
   @BeforeAll
-  static void connect(TrackwayServer server) {
-    client = server.client().build();
+  static void connect(TrackwayServer server, TestInfo test) {
+    client = OverHttp.builder(server, test).build();
     registry = client.registry();
     String exp = client.createExperiment(TrackingTest.unique("registry")).getExperimentId();
     var run = client.createRun(exp).getInfo();

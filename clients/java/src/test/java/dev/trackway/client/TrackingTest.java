@@ -28,6 +28,7 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Experiments, runs, one-call logging, history and search against a live server. */
@@ -36,8 +37,8 @@ class TrackingTest {
   private static TrackwayClient client;
 
   @BeforeAll
-  static void connect(TrackwayServer server) {
-    client = server.client().build();
+  static void connect(TrackwayServer server, TestInfo test) {
+    client = OverHttp.builder(server, test).build();
   }
 
   @AfterAll

@@ -9,7 +9,9 @@ import io.grpc.health.v1.HealthGrpc;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -18,24 +20,27 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A real {@code trackway server} in a child process, on SQLite and a local artifact root in a
- * temporary folder. The executable comes from the system property {@code trackway.bin}, else
- * TRACKWAY_BIN, else {@code ../../.venv/bin/trackway} (relative to clients/java).
+ * temporary folder, with its gRPC port and its HTTP/JSON port on free ports. The executable comes
+ * from the system property {@code trackway.bin}, else TRACKWAY_BIN, else {@code
+ * ../../.venv/bin/trackway} (relative to clients/java).
  */
 public final class TrackwayServer implements AutoCloseable {
   private final Path dir;
   private final int port;
+  private final int httpPort;
   private Process process;
 
-  private TrackwayServer(Path dir, int port) {
+  private TrackwayServer(Path dir, int port, int httpPort) {
     this.dir = dir;
     this.port = port;
+    this.httpPort = httpPort;
   }
 
   /** Starts a server on a free port and waits until its health check says SERVING. */
   public static TrackwayServer start() {
     try {
       TrackwayServer server =
-          new TrackwayServer(Files.createTempDirectory("trackway-java-"), freePort());
+          new TrackwayServer(Files.createTempDirectory("trackway-java-"), freePort(), freePort());
       // A test JVM that dies must not leave its server behind.
       Runtime.getRuntime().addShutdownHook(new Thread(server::kill));
       server.launch();
@@ -53,12 +58,27 @@ public final class TrackwayServer implements AutoCloseable {
     return port;
   }
 
+  /** The port of the HTTP/JSON API. */
+  public int httpPort() {
+    return httpPort;
+  }
+
+  /** The tracking URI of the HTTP/JSON API. */
+  public String httpTarget() {
+    return "http://127.0.0.1:" + httpPort;
+  }
+
   Path dir() {
     return dir;
   }
 
   public TrackwayClient.Builder client() {
     return TrackwayClient.builder().target(target());
+  }
+
+  /** A client of the HTTP/JSON API. */
+  public TrackwayClient.Builder httpClient() {
+    return TrackwayClient.builder().target(httpTarget());
   }
 
   /** Kills the process as a crash would (SIGKILL). */
@@ -125,7 +145,7 @@ public final class TrackwayServer implements AutoCloseable {
             "--grpc-port",
             String.valueOf(port),
             "--http-port",
-            "0",
+            String.valueOf(httpPort),
             "--grace-seconds",
             "2");
     try {
@@ -155,7 +175,7 @@ public final class TrackwayServer implements AutoCloseable {
               health
                   .withDeadlineAfter(1, TimeUnit.SECONDS)
                   .check(HealthCheckRequest.newBuilder().setService("").build());
-          if (reply.getStatus() == HealthCheckResponse.ServingStatus.SERVING) {
+          if (reply.getStatus() == HealthCheckResponse.ServingStatus.SERVING && httpAccepts()) {
             return;
           }
         } catch (StatusRuntimeException notYet) {
@@ -170,6 +190,15 @@ public final class TrackwayServer implements AutoCloseable {
       throw new IllegalStateException(e);
     } finally {
       channel.shutdownNow();
+    }
+  }
+
+  private boolean httpAccepts() {
+    try (Socket socket = new Socket()) {
+      socket.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), httpPort), 1_000);
+      return true;
+    } catch (IOException notYet) {
+      return false;
     }
   }
 

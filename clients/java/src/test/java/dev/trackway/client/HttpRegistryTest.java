@@ -1,0 +1,4 @@
+package dev.trackway.client;
+
+/** {@link RegistryTest} over the HTTP/JSON API: the same calls, the same results. */
+class HttpRegistryTest extends RegistryTest implements OverHttp {}
