@@ -194,7 +194,8 @@ def test_an_unreachable_server_does_not_break_the_fit(
 ) -> None:
     X, y = iris
     state.reset()
-    monkeypatch.setenv("TRACKWAY_TRACKING_URI", "http://127.0.0.1:9")  # not a gRPC URI
+    monkeypatch.setenv("TRACKWAY_TRACKING_URI", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("TRACKWAY_RETRY_SECONDS", "0.5")
     with pytest.warns(UserWarning, match="starting a run failed"):
         estimator = LogisticRegression(max_iter=300).fit(X, y)
     assert estimator.score(X, y) > 0.9

@@ -19,7 +19,7 @@ from trackway.client import TrackwayClient
 from trackway.client.http_channel import HttpChannel
 from trackway.client.http_codec import status_from_json
 from trackway.client.http_log_session import columns_request
-from trackway.errors import FailedPrecondition, NotFound, Unavailable
+from trackway.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from trackway.gen.tracking.v1 import tracking_service_pb2 as pb
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc as pb_grpc
 from trackway.gen.tracking.v1.metric_pb2 import MetricColumns
@@ -50,6 +50,26 @@ def test_an_unreachable_server_is_unavailable_and_named() -> None:
         with pytest.raises(Unavailable, match=f"127.0.0.1:{port}"):
             client.get_experiment("1")
         assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("scheme", ["grpc", "http"])
+def test_retry_seconds_come_from_the_environment(
+    scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("TRACKWAY_RETRY_SECONDS", "0.5")
+    with TrackwayClient(f"{scheme}://127.0.0.1:{port}") as client:
+        assert client.retry_seconds == 0.5
+        started = time.monotonic()
+        with pytest.raises(Unavailable):
+            client.get_experiment("1")
+        assert time.monotonic() - started < 10
+    for bad in ("soon", "-1", "inf"):
+        monkeypatch.setenv("TRACKWAY_RETRY_SECONDS", bad)
+        with pytest.raises(InvalidArgument, match="TRACKWAY_RETRY_SECONDS"):
+            TrackwayClient(f"{scheme}://127.0.0.1:{port}")
 
 
 def test_a_replica_that_cannot_be_reached_is_passed_over(sqlite_server: RunningServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -14,6 +15,7 @@ import grpc
 from trackway.client import channel as channels
 from trackway.client import uri as uris
 from trackway.client.errors import RETRYABLE, code_of, from_rpc_error
+from trackway.errors import InvalidArgument
 from trackway.gen.artifacts.v1 import artifact_service_pb2_grpc
 from trackway.gen.registry.v1 import model_registry_service_pb2_grpc
 from trackway.gen.tracking.v1 import tracking_service_pb2_grpc
@@ -22,6 +24,9 @@ R = TypeVar("R")
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRY_SECONDS = 60.0
+# How long calls keep retrying an unreachable server when the code does not say: a job
+# that would rather fail fast (or wait out a longer upgrade) sets it.
+RETRY_SECONDS_ENV = "TRACKWAY_RETRY_SECONDS"
 # ABORTED is not here: for unary calls it means a failed precondition check, which the
 # same request would fail again.
 _RETRY_CODES = RETRYABLE - {grpc.StatusCode.ABORTED}
@@ -29,6 +34,21 @@ _RETRY_CODES = RETRYABLE - {grpc.StatusCode.ABORTED}
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def _retry_seconds() -> float:
+    text = os.environ.get(RETRY_SECONDS_ENV, "").strip()
+    if not text:
+        return DEFAULT_RETRY_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise InvalidArgument(
+            f"{RETRY_SECONDS_ENV}={text!r}: expected seconds, a number of 0 or more"
+        )
+    return value
 
 
 class ClientBase:
@@ -39,15 +59,16 @@ class ClientBase:
         tracking_uri: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        retry_seconds: float | None = None,
     ) -> None:
         """`timeout` bounds each attempt of a call; `retry_seconds` is how long a call
-        keeps retrying while the server is unreachable (0: fail at once). Retries are
-        safe: every write carries a request_id, which the server deduplicates."""
+        keeps retrying while the server is unreachable (0: fail at once; default:
+        TRACKWAY_RETRY_SECONDS, else 60). Retries are safe: every write carries a
+        request_id, which the server deduplicates."""
         self.tracking_uri = uris.resolve(tracking_uri)
         self.target = uris.parse(self.tracking_uri)
         self.timeout = timeout
-        self.retry_seconds = retry_seconds
+        self.retry_seconds = _retry_seconds() if retry_seconds is None else retry_seconds
         self._channel = channels.open_channel(self.target)
         self._tracking = tracking_service_pb2_grpc.TrackingServiceStub(self._channel)
         self._registry = model_registry_service_pb2_grpc.ModelRegistryServiceStub(self._channel)

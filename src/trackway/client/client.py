@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from trackway.client.artifacts import ArtifactMethods
-from trackway.client.base import DEFAULT_RETRY_SECONDS, DEFAULT_TIMEOUT
+from trackway.client.base import DEFAULT_TIMEOUT
 from trackway.client.config import LoggerConfig
 from trackway.client.heartbeat import RunHeartbeats
 from trackway.client.logger import BackgroundLogger
@@ -31,7 +31,7 @@ class TrackwayClient(TrackingMethods, RegistryMethods, ArtifactMethods):
         tracking_uri: str | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
-        retry_seconds: float = DEFAULT_RETRY_SECONDS,
+        retry_seconds: float | None = None,
         logger_config: LoggerConfig | None = None,
     ) -> None:
         super().__init__(tracking_uri, timeout=timeout, retry_seconds=retry_seconds)

@@ -39,7 +39,7 @@ from trackway.client.channel import (
     TLS_CLIENT_KEY_ENV,
     default_token,
 )
-from trackway.client.uri import Target
+from trackway.client.uri import Target, host_port
 from trackway.errors import InvalidArgument
 
 USER_AGENT = "trackway-python"
@@ -258,7 +258,8 @@ class HttpChannel:
                     self._next_server()
                     continue
                 raise rpc_error(
-                    code_pb2.UNAVAILABLE, f"cannot reach {self._address()}: {exc}"
+                    code_pb2.UNAVAILABLE,
+                    f"cannot reach the tracking server at {self._address()}: {exc}",
                 ) from None
         raise rpc_error(code_pb2.UNAVAILABLE, f"cannot reach {self.target.uri}")
 
@@ -297,7 +298,7 @@ class HttpChannel:
 
     def _address(self) -> str:
         host, port = self.target.servers[self._server]
-        return f"{host}:{port}"
+        return f"{'https' if self.target.tls else 'http'}://{host_port(host, port)}"
 
 
 class _Unary:
