@@ -316,7 +316,13 @@ def test_an_upload_is_checked_on_its_header(secured: Secured) -> None:
     def upload(stubs: Stubs, run_id: str) -> Any:
         header = art_pb.UploadHeader(scope=artifact_pb2.ArtifactScope(run_id=run_id), path="f")
         return stubs.artifacts.Upload(
-            iter([art_pb.UploadRequest(header=header), art_pb.UploadRequest(chunk=b"x")])
+            iter(
+                [
+                    art_pb.UploadRequest(header=header),
+                    art_pb.UploadRequest(chunk=b"x"),
+                    art_pb.UploadRequest(end=art_pb.UploadEnd()),
+                ]
+            )
         )
 
     refused(lambda: upload(bob, theirs), grpc.StatusCode.PERMISSION_DENIED)

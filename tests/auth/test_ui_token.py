@@ -53,11 +53,23 @@ def test_the_token_box_signs_the_ui_in(secured: Secured, page: Any) -> None:
     run_id = run.run.info.run_id
     header = art_pb.UploadHeader(scope=artifact_pb2.ArtifactScope(run_id=run_id), path="notes.txt")
     root.artifacts.Upload(
-        iter([art_pb.UploadRequest(header=header), art_pb.UploadRequest(chunk=b"token works")])
+        iter(
+            [
+                art_pb.UploadRequest(header=header),
+                art_pb.UploadRequest(chunk=b"token works"),
+                art_pb.UploadRequest(end=art_pb.UploadEnd()),
+            ]
+        )
     )
     image = art_pb.UploadHeader(scope=artifact_pb2.ArtifactScope(run_id=run_id), path="dot.png")
     root.artifacts.Upload(
-        iter([art_pb.UploadRequest(header=image), art_pb.UploadRequest(chunk=PNG)])
+        iter(
+            [
+                art_pb.UploadRequest(header=image),
+                art_pb.UploadRequest(chunk=PNG),
+                art_pb.UploadRequest(end=art_pb.UploadEnd()),
+            ]
+        )
     )
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
