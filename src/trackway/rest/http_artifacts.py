@@ -41,20 +41,6 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 _SHA256_HEADER = "x-trackway-sha256"
 
 
-class ClientGone(Exception):
-    """The client went away mid-body; the upload is cancelled and nothing is kept."""
-
-
-def _not_client_gone(record: logging.LogRecord) -> bool:
-    """gRPC logs a traceback at ERROR for any exception of a request iterator; raising
-    ClientGone there is how an upload whose client left is cancelled, an ordinary event
-    that `_stream_up` reports in one line of its own."""
-    return not (record.exc_info and isinstance(record.exc_info[1], ClientGone))
-
-
-logging.getLogger("grpc._channel").addFilter(_not_client_gone)
-
-
 class HttpArtifacts:
     def __init__(self, channel: grpc.Channel, offload: Offload) -> None:
         self._offload = offload
@@ -114,9 +100,14 @@ class HttpArtifacts:
             while True:
                 message = asyncio.run_coroutine_threadsafe(_receive(request), loop).result()
                 if message["type"] == "http.disconnect":
-                    where = header.path or f"session {header.session_id}"
-                    log.info("the client left mid-upload of %s; nothing is kept", where)
-                    raise ClientGone()
+                    # Ending the stream without `end` is enough: the service keeps
+                    # nothing of an upload short of its size or its end (a session
+                    # keeps what it committed, for a resume).
+                    if header.session_id:
+                        log.info("the client left mid-upload of session %s", header.session_id)
+                    else:
+                        log.info("the client left mid-upload of %s; nothing is kept", header.path)
+                    return
                 pending += message.get("body", b"")
                 if len(pending) >= CHUNK:
                     yield pb.UploadRequest(chunk=bytes(pending))
