@@ -184,7 +184,7 @@ def test_experiment_scope(http: TrackwayClient, tmp_path: Path) -> None:
     assert [(i.path, i.is_dir) for i in http.list_artifacts(experiment_id=eid)] == [(rid, True)]
     assert http.stat_artifact(path=f"{rid}/artifacts/d/x.txt", experiment_id=eid).size == 6
     where = transfer.scope(experiment_id=eid)
-    out = http_transfer.download(http.channel, where, f"{rid}/artifacts/d", tmp_path / "out")
+    out = transfer.download(http.channel, where, f"{rid}/artifacts/d", tmp_path / "out")
     assert (out / "x.txt").read_text() == "scoped"
     assert http.delete_artifact(path=rid, experiment_id=eid) == 1
 

@@ -13,8 +13,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import grpc
 
@@ -175,49 +176,63 @@ def upload_dir(
     progress: bool | None = None,
     retries: int = 5,
 ) -> list[artifact_pb2.FileInfo]:
-    """Uploads a folder: small files together in one stream, large ones one by one."""
+    """Uploads a folder: small files together in one stream (one PUT each over HTTP),
+    large ones one by one."""
     from trackway.client.http_channel import is_http
 
-    if is_http(channel):
-        from trackway.artifacts import http_transfer
-
-        return http_transfer.upload_dir(
-            channel, where, local_dir, artifact_path, progress=progress, retries=retries
-        )
     root = Path(local_dir)
     files = sorted(p for p in root.rglob("*") if p.is_file())
     small = [p for p in files if p.stat().st_size <= FOLDER_BATCH_LIMIT]
     large = [p for p in files if p.stat().st_size > FOLDER_BATCH_LIMIT]
-    stub = pb_grpc.ArtifactServiceStub(channel)
     stored: list[artifact_pb2.FileInfo] = []
     if small:
         total = sum(p.stat().st_size for p in small)
         with _progress(total, str(root), progress) as bar:
+            if is_http(channel):
+                from trackway.artifacts import http_transfer
 
-            def folder() -> Iterator[pb.UploadFolderRequest]:
-                start = pb.UploadFolderStart(scope=where, path=artifact_path)
-                yield pb.UploadFolderRequest(start=start)
-                for path in small:
-                    data = path.read_bytes()
-                    yield pb.UploadFolderRequest(
-                        file=pb.UploadFolderFile(
-                            path=path.relative_to(root).as_posix(),
-                            size=len(data),
-                            expected_sha256=hashlib.sha256(data).hexdigest(),
-                        )
-                    )
-                    if data:
-                        yield pb.UploadFolderRequest(chunk=data)
-                    if bar is not None:
-                        bar.update(len(data))
-
-            stored.extend(_retrying(lambda: stub.UploadFolder(folder()), retries).files)
+                put = http_transfer.put_files
+                stored = put(channel, where, root, small, artifact_path, bar, retries)
+            else:
+                stored = _upload_folder(channel, where, root, small, artifact_path, bar, retries)
     for path in large:
         rel = path.relative_to(root).as_posix()
         target = f"{artifact_path}/{rel}" if artifact_path else rel
         reply = upload_file(channel, where, path, target, progress=progress, retries=retries)
         stored.append(reply.file)
     return stored
+
+
+def _upload_folder(
+    channel: grpc.Channel,
+    where: artifact_pb2.ArtifactScope,
+    root: Path,
+    files: list[Path],
+    artifact_path: str,
+    bar: Any,
+    retries: int,
+) -> list[artifact_pb2.FileInfo]:
+    """Small files in one UploadFolder stream, each with its size and SHA-256."""
+    stub = pb_grpc.ArtifactServiceStub(channel)
+
+    def folder() -> Iterator[pb.UploadFolderRequest]:
+        start = pb.UploadFolderStart(scope=where, path=artifact_path)
+        yield pb.UploadFolderRequest(start=start)
+        for path in files:
+            data = path.read_bytes()
+            yield pb.UploadFolderRequest(
+                file=pb.UploadFolderFile(
+                    path=path.relative_to(root).as_posix(),
+                    size=len(data),
+                    expected_sha256=hashlib.sha256(data).hexdigest(),
+                )
+            )
+            if data:
+                yield pb.UploadFolderRequest(chunk=data)
+            if bar is not None:
+                bar.update(len(data))
+
+    return list(_retrying(lambda: stub.UploadFolder(folder()), retries).files)
 
 
 def download(
@@ -232,21 +247,20 @@ def download(
     """Downloads a file to `local_path`, or a folder into the folder `local_path`."""
     from trackway.client.http_channel import is_http
 
+    stub = pb_grpc.ArtifactServiceStub(channel)
+    read: Reader = partial(_read_stream, stub)
     if is_http(channel):
         from trackway.artifacts import http_transfer
 
-        return http_transfer.download(
-            channel, where, artifact_path, local_path, progress=progress, retries=retries
-        )
-    stub = pb_grpc.ArtifactServiceStub(channel)
+        read = partial(http_transfer.read_into, channel)
     info = stub.StatArtifact(pb.StatArtifactRequest(scope=where, path=artifact_path)).file
     dest = Path(local_path)
     if not info.is_dir:
-        _download_file(stub, where, artifact_path, info.size, dest, progress, retries)
+        _download_file(read, where, artifact_path, info.size, dest, progress, retries)
         return dest
     for rel, size in _walk(stub, where, artifact_path):
         below = rel[len(artifact_path) + 1 :] if artifact_path else rel
-        _download_file(stub, where, rel, size, dest / below, progress, retries)
+        _download_file(read, where, rel, size, dest / below, progress, retries)
     return dest
 
 
@@ -268,8 +282,28 @@ def _walk(
             return
 
 
-def _download_file(
+# Appends a file's bytes from the output's current offset to its end: (scope, path,
+# size, output, progress bar or None).
+Reader = Callable[[artifact_pb2.ArtifactScope, str, int, BinaryIO, Any], None]
+
+
+def _read_stream(
     stub: pb_grpc.ArtifactServiceStub,
+    where: artifact_pb2.ArtifactScope,
+    path: str,
+    size: int,
+    out: BinaryIO,
+    bar: Any,
+) -> None:
+    request = pb.DownloadRequest(scope=where, path=path, offset=out.tell())
+    for reply in stub.Download(request):
+        out.write(reply.chunk)
+        if bar is not None:
+            bar.update(len(reply.chunk))
+
+
+def _download_file(
+    read: Reader,
     where: artifact_pb2.ArtifactScope,
     path: str,
     size: int,
@@ -277,6 +311,8 @@ def _download_file(
     progress: bool | None,
     retries: int,
 ) -> None:
+    """Into a `.part` file beside `dest`, which a retry resumes from where it stopped,
+    renamed to `dest` once whole."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".part")
     partial.unlink(missing_ok=True)
@@ -284,12 +320,7 @@ def _download_file(
     with progress_bar as bar, open(partial, "ab") as out:
 
         def fetch() -> None:
-            offset = out.tell()
-            request = pb.DownloadRequest(scope=where, path=path, offset=offset)
-            for reply in stub.Download(request):
-                out.write(reply.chunk)
-                if bar is not None:
-                    bar.update(len(reply.chunk))
+            read(where, path, size, out, bar)
             out.flush()
 
         _retrying(fetch, retries)

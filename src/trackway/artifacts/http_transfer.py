@@ -1,5 +1,6 @@
-"""Artifact transfer over HTTP: `upload_file`, `upload_dir` and `download` of
-`trackway.artifacts.client`, for an `http(s)://` tracking URI.
+"""The HTTP halves of artifact transfer, for an `http(s)://` tracking URI:
+`trackway.artifacts.client` keeps the flow (folders, `.part` files, retries, progress)
+and calls these where the bytes move.
 
 Upload, UploadFolder and Download are streaming RPCs, which have no HTTP/JSON form; the
 server's byte routes (`trackway.rest.http_artifacts`) take their place:
@@ -8,12 +9,10 @@ server's byte routes (`trackway.rest.http_artifacts`) take their place:
     PUT /v1/uploadSessions/{session_id}?offset=N    the rest of a resumable upload
     GET /v1/runs/{run_id}/artifacts/{path}          a file's bytes, from `Range: bytes=N-`
 
-(and the same below `/v1/experiments/{experiment_id}`). Everything else (sessions,
-listing, stat) goes through the unary RPCs on the same channel. The behaviour is
-client.py's: a file is streamed from disk, never held in memory, with its SHA-256 for
-the server to verify; large files go through a resumable session; a folder is uploaded
-file by file; downloads land in a `.part` file that a retry resumes and that is renamed
-at the end. Failures are HttpRpcErrors (grpc.RpcErrors), so the callers' retry loops and
+(and the same below `/v1/experiments/{experiment_id}`). Sessions, listing and stat go
+through the unary RPCs on the same channel. A file is streamed from disk, never held in
+memory, with its SHA-256 for the server to verify; a folder's small files take one PUT
+each. Failures are HttpRpcErrors (grpc.RpcErrors), so the callers' retry loops and
 typed errors work as they do over gRPC.
 """
 
@@ -21,9 +20,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 import grpc
@@ -32,13 +30,11 @@ from google.rpc import code_pb2
 
 from trackway.artifacts.client import (
     CHUNK,
-    FOLDER_BATCH_LIMIT,
     RESUMABLE_THRESHOLD,
     _Incomplete,
     _progress,
     _retrying,
     _sha256,
-    _walk,
 )
 from trackway.client.http_channel import HttpChannel, rpc_error
 from trackway.gen.artifacts.v1 import artifact_pb2
@@ -175,105 +171,56 @@ def upload_file(
         return _retrying(resume, retries)
 
 
-def upload_dir(
+def put_files(
     channel: grpc.Channel,
     where: artifact_pb2.ArtifactScope,
-    local_dir: str | os.PathLike[str],
-    artifact_path: str = "",
-    *,
-    progress: bool | None = None,
-    retries: int = 5,
+    root: Path,
+    files: list[Path],
+    artifact_path: str,
+    bar: Any,
+    retries: int,
 ) -> list[artifact_pb2.FileInfo]:
-    """Uploads a folder one file per PUT: the small files first under one progress bar,
-    then the large ones (resumable above the threshold), in client.py's order."""
+    """A folder's small files, one PUT each (what UploadFolder's one stream does over
+    gRPC); paths below `artifact_path` as below `root`."""
     http = _http(channel)
-    root = Path(local_dir)
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    small = [p for p in files if p.stat().st_size <= FOLDER_BATCH_LIMIT]
-    large = [p for p in files if p.stat().st_size > FOLDER_BATCH_LIMIT]
-
-    def target(path: Path) -> str:
-        rel = path.relative_to(root).as_posix()
-        return f"{artifact_path}/{rel}" if artifact_path else rel
-
     stored: list[artifact_pb2.FileInfo] = []
-    if small:
-        total = sum(p.stat().st_size for p in small)
-        with _progress(total, str(root), progress) as bar:
-            for path in small:
-                stored.append(_put_whole(http, where, path, target(path), bar, retries).file)
-    for path in large:
-        reply = upload_file(channel, where, path, target(path), progress=progress, retries=retries)
-        stored.append(reply.file)
+    for path in files:
+        rel = path.relative_to(root).as_posix()
+        target = f"{artifact_path}/{rel}" if artifact_path else rel
+        stored.append(_put_whole(http, where, path, target, bar, retries).file)
     return stored
 
 
-def download(
+def read_into(
     channel: grpc.Channel,
-    where: artifact_pb2.ArtifactScope,
-    artifact_path: str,
-    local_path: str | os.PathLike[str],
-    *,
-    progress: bool | None = None,
-    retries: int = 5,
-) -> Path:
-    """Downloads a file to `local_path`, or a folder into the folder `local_path`."""
-    http = _http(channel)
-    stub = pb_grpc.ArtifactServiceStub(channel)
-    info = stub.StatArtifact(pb.StatArtifactRequest(scope=where, path=artifact_path)).file
-    dest = Path(local_path)
-    if not info.is_dir:
-        _download_file(http, where, artifact_path, info.size, dest, progress, retries)
-        return dest
-    for rel, size in _walk(stub, where, artifact_path):
-        below = rel[len(artifact_path) + 1 :] if artifact_path else rel
-        _download_file(http, where, rel, size, dest / below, progress, retries)
-    return dest
-
-
-def _download_file(
-    http: HttpChannel,
     where: artifact_pb2.ArtifactScope,
     path: str,
     size: int,
-    dest: Path,
-    progress: bool | None,
-    retries: int,
+    out: BinaryIO,
+    bar: Any,
 ) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".part")
-    partial.unlink(missing_ok=True)
-    url = artifact_url(where, path)
-    progress_bar: AbstractContextManager[Any] = _progress(size, path, progress)
-    with progress_bar as bar, open(partial, "ab") as out:
-
-        def fetch() -> None:
-            offset = out.tell()
-            if offset and offset >= size:
-                return  # all there: a Range from the end would be unsatisfiable
-            headers = {"Range": f"bytes={offset}-"} if offset else None
-            response = http.open("GET", url, headers=headers)
-            try:
-                if offset and response.status != 206:
-                    out.seek(0)  # the Range was ignored (a proxy?): the whole file came
-                    out.truncate()
-                expected = int(response.headers.get("content-length", "-1"))
-                got = 0
-                while block := response.read(CHUNK):
-                    out.write(block)
-                    got += len(block)
-                    if bar is not None:
-                        bar.update(len(block))
-                out.flush()
-            finally:
-                response.close()
-            if expected >= 0 and got != expected:
-                # http.client ends a body cut short without an error; the retry resumes.
-                raise rpc_error(
-                    code_pb2.UNAVAILABLE, f"{path}: the download broke off at {got} of {expected}"
-                )
-
-        _retrying(fetch, retries)
-    if partial.stat().st_size != size:
-        raise OSError(f"{path}: got {partial.stat().st_size} bytes of {size}")
-    os.replace(partial, dest)
+    """client.py's Reader over HTTP: a GET from the output's offset (`Range`)."""
+    http = _http(channel)
+    offset = out.tell()
+    if offset and offset >= size:
+        return  # all there: a Range from the end would be unsatisfiable
+    headers = {"Range": f"bytes={offset}-"} if offset else None
+    response = http.open("GET", artifact_url(where, path), headers=headers)
+    try:
+        if offset and response.status != 206:
+            out.seek(0)  # the Range was ignored (a proxy?): the whole file came
+            out.truncate()
+        expected = int(response.headers.get("content-length", "-1"))
+        got = 0
+        while block := response.read(CHUNK):
+            out.write(block)
+            got += len(block)
+            if bar is not None:
+                bar.update(len(block))
+    finally:
+        response.close()
+    if expected >= 0 and got != expected:
+        # http.client ends a body cut short without an error; the retry resumes.
+        raise rpc_error(
+            code_pb2.UNAVAILABLE, f"{path}: the download broke off at {got} of {expected}"
+        )

@@ -110,21 +110,21 @@ class Transcoder:
             response_deserializer=response_class.FromString,
         )
 
-        def run(request: HttpRequest, body: bytes) -> bytes:
+        def run(request: HttpRequest, body: bytes, protobuf: bool) -> bytes:
             binary = media_type(request.headers.get("content-type")) in PROTOBUF_TYPES
             message = builder.build(request.vars, request.query, body, binary=binary)
             try:
                 reply: Message = call(message, metadata=request.metadata)
             except grpc.RpcError as exc:
                 raise from_rpc_error(exc) from None
-            if _wants_protobuf(request):
-                return reply.SerializeToString()
-            return response_json(reply)
+            return reply.SerializeToString() if protobuf else response_json(reply)
 
         async def handle(request: HttpRequest) -> None:
             body = await self._body(request.receive)
-            answer = await self._offload(run, request, body)
-            media = PROTOBUF.encode() if _wants_protobuf(request) else b"application/json"
+            # Answers are JSON unless the client's Accept header asks for protobuf first.
+            protobuf = media_type(request.headers.get("accept")) in PROTOBUF_TYPES
+            answer = await self._offload(run, request, body, protobuf)
+            media = PROTOBUF.encode() if protobuf else b"application/json"
             await send_bytes(request.send, 200, answer, _echo(request), media)
 
         return Route(binding.method, binding.template, handle)
@@ -199,11 +199,6 @@ def _import_generated(service: str) -> None:
             importlib.import_module(f"trackway.gen.{dotted}_pb2")
             return
     raise KeyError(f"no file in the descriptor set defines {service}")
-
-
-def _wants_protobuf(request: HttpRequest) -> bool:
-    """Answers are JSON unless the client's Accept header asks for protobuf first."""
-    return media_type(request.headers.get("accept")) in PROTOBUF_TYPES
 
 
 def _metadata(headers: dict[str, str], request_id: str) -> list[tuple[str, str]]:

@@ -264,9 +264,7 @@ class TrackingService:
     ) -> None:
         """`log_batch` for a caller that has already grouped its points into columns by key
         (the REST gateway reads MLflow's JSON straight into them), under the same limits."""
-        check.run_id("run_id", run_id)
-        check.metric_columns("metrics", metrics, limits.MAX_BATCH_METRICS)
-        self._log_batch(run_id, metrics, params, tags, request_id)
+        self._log_columns(run_id, metrics, params, tags, request_id, limits.MAX_BATCH_METRICS)
 
     def log_columns(
         self,
@@ -278,8 +276,19 @@ class TrackingService:
     ) -> None:
         """LogColumns: a LogStream batch as one call (for clients that cannot stream),
         so with a stream batch's point limit."""
+        self._log_columns(run_id, metrics, params, tags, request_id, limits.MAX_STREAM_BATCH_POINTS)
+
+    def _log_columns(
+        self,
+        run_id: str,
+        metrics: Sequence[MetricColumns],
+        params: Sequence[tuple[str, str]],
+        tags: Sequence[tuple[str, str]],
+        request_id: str,
+        max_points: int,
+    ) -> None:
         check.run_id("run_id", run_id)
-        check.metric_columns("metrics", metrics, limits.MAX_STREAM_BATCH_POINTS)
+        check.metric_columns("metrics", metrics, max_points)
         self._log_batch(run_id, metrics, params, tags, request_id)
 
     def _log_batch(
