@@ -167,20 +167,9 @@ class HttpChannel:
 
     # Requests
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Body = None,
-        *,
-        headers: Mapping[str, str] | None = None,
-        metadata: Iterable[tuple[str, str]] | None = None,
-        timeout: float | None = None,
-    ) -> bytes:
-        """Sends one request and returns the body of a 2xx answer; raises HttpRpcError."""
-        response = self.open(
-            method, path, body, headers=headers, metadata=metadata, timeout=timeout
-        )
+    def call(self, method: str, path: str, body: Body = None, **options: Any) -> bytes:
+        """`open`, then the whole body of the 2xx answer; raises HttpRpcError."""
+        response = self.open(method, path, body, **options)
         try:
             return response.read()
         finally:
