@@ -57,11 +57,7 @@ def log_batch(request: pb.LogBatchRequest) -> Entry:
     columns = check.metric_points(
         "metrics", [(m.key, m.value, m.timestamp, m.step, m.worker) for m in request.metrics]
     )
-    params = [(p.key, p.value) for p in request.params]
-    tags = [(t.key, t.value) for t in request.tags]
-    check.params("params", params, limits.MAX_BATCH_PARAMS)
-    check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
-    check.request_id(request.request_id)
+    _check_records(request)
     batch = pb.LogStreamBatch(
         run_id=request.run_id,
         metrics=[
@@ -76,16 +72,21 @@ def log_batch(request: pb.LogBatchRequest) -> Entry:
     return _batch_entry(batch, len(request.metrics))
 
 
-def log_columns(request: pb.LogColumnsRequest) -> Entry:
-    check.run_id("run_id", request.run_id)
-    points = check.metric_columns(
-        "metrics", convert.metric_columns(request.metrics), limits.MAX_STREAM_BATCH_POINTS
-    )
+def _check_records(request: pb.LogBatchRequest | pb.LogColumnsRequest) -> None:
+    """The params, tags and request id of a batch, checked as central checks them."""
     params = [(p.key, p.value) for p in request.params]
     tags = [(t.key, t.value) for t in request.tags]
     check.params("params", params, limits.MAX_BATCH_PARAMS)
     check.tags("tags", tags, limits.MAX_BATCH_TAGS, limits.MAX_RUN_TAG_VALUE_LENGTH)
     check.request_id(request.request_id)
+
+
+def log_columns(request: pb.LogColumnsRequest) -> Entry:
+    check.run_id("run_id", request.run_id)
+    points = check.metric_columns(
+        "metrics", convert.metric_columns(request.metrics), limits.MAX_STREAM_BATCH_POINTS
+    )
+    _check_records(request)
     batch = pb.LogStreamBatch(
         run_id=request.run_id, metrics=request.metrics, params=request.params, tags=request.tags
     )
