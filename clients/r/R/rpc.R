@@ -249,16 +249,15 @@ encode_scalars <- function(values, type, where) {
 
 json_verbatim <- function(text) structure(text, class = "json")
 
-# Doubles as JSON: the shortest of 15 or 17 significant digits that reads back the same
-# number, and "NaN", "Infinity", "-Infinity" as proto3 JSON spells them.
+# Doubles as JSON: 17 significant digits, which every correct parser reads back as the
+# same number, and "NaN", "Infinity", "-Infinity" as proto3 JSON spells them. (Fewer
+# digits when they read back the same in R is not safe: R's own parser is not correctly
+# rounded, so it can take a 15-digit text for a number that the server reads otherwise.)
 json_number_text <- function(x) {
   x <- as.numeric(x)
   text <- character(length(x))
   finite <- is.finite(x)
-  short <- sprintf("%.15g", x[finite])
-  exact <- as.numeric(short) == x[finite]
-  short[!exact] <- sprintf("%.17g", x[finite][!exact])
-  text[finite] <- short
+  text[finite] <- sprintf("%.17g", x[finite])
   text[is.nan(x)] <- "\"NaN\""
   text[!is.nan(x) & x == Inf] <- "\"Infinity\""
   text[!is.nan(x) & x == -Inf] <- "\"-Infinity\""
